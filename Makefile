@@ -1,0 +1,71 @@
+# kubeforge.kubeadm — developer entry points.
+#   make lab        build a local lab (systemd containers + test stand-in cluster) and run site.yml on it
+#   make lab-down   remove everything `make lab` started
+#   make test       every test layer (lint, sanity, units, validate, stand-in, Molecule); prints its total time
+#   make bench      timings on the lab (docs/performance.md)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+
+# lab shape: make lab CONTROL_PLANES=3 WORKERS=1 LOADBALANCERS=2 DISTRO=trixie
+LAB_NAME ?= lab
+CONTROL_PLANES ?= 1
+WORKERS ?= 2
+LOADBALANCERS ?= 0
+DISTRO ?= bookworm
+
+.PHONY: help venv lint sanity units validate kubesim-test lab-test molecule test lab lab-down bench clean
+
+help:
+	@echo "make lab | lab-down | test | bench | lint | sanity | units | validate | kubesim-test | lab-test | molecule"
+
+venv:
+	@tests/bin/venv
+
+lint: venv
+	@echo "==> yamllint"; yamllint -s .
+	@echo "==> ansible-lint (production profile)"; ansible-lint
+	@echo "==> changelog fragments"; antsibull-changelog lint
+
+sanity: venv
+	@echo "==> ansible-test sanity"; tests/bin/ansible-test sanity
+
+units: venv
+	@echo "==> unit tests (pytest)"; pytest -q -p no:cacheprovider tests/unit
+	@echo "==> ansible-test units"; tests/bin/ansible-test units
+
+validate: venv
+	@echo "==> validate-play tests (bad inputs, no host contacted)"; pytest -q -p no:cacheprovider tests/validate
+
+kubesim-test: venv
+	@echo "==> stand-in cluster tests"; tests/kubesim/build && pytest -q -p no:cacheprovider tests/kubesim/tests
+
+lab-test: venv
+	@echo "==> lab harness tests"; pytest -q -p no:cacheprovider tests/lab/tests
+
+molecule: venv
+	@echo "==> molecule scenarios"; tests/bin/molecule-all
+
+test: venv
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint sanity units validate; \
+	echo "make test: total $$(( $$(date +%s) - start )) s"
+
+lab: venv
+	@tests/lab/lab up --name $(LAB_NAME) --control-planes $(CONTROL_PLANES) --workers $(WORKERS) \
+		--loadbalancers $(LOADBALANCERS) --distro $(DISTRO) --converge
+
+lab-down: venv
+	@tests/lab/lab down --name $(LAB_NAME)
+
+bench: venv
+	@bench/run
+
+clean: lab-down
+	rm -rf .cache/facts
