@@ -1,0 +1,720 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) kubeforge.kubeadm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure helpers for kubeadm's texts: join commands, bootstrap tokens, CA pins, kubeconfigs.
+
+Runs on managed hosts: Python standard library only (no PyYAML, no cryptography),
+Python 3.9+ syntax.  No I/O: every function takes text or bytes and returns data,
+or raises ``ValueError`` with a message that says what was wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import re
+
+TOKEN_WITHHELD = "<value withheld>"
+
+_TOKEN_RE = re.compile(r"\A[a-z0-9]{6}\.[a-z0-9]{16}\Z")
+_TOKEN_ID_RE = re.compile(r"\A[a-z0-9]{6}\Z")
+_HASH_RE = re.compile(r"\Asha256:[0-9a-f]{64}\Z", re.IGNORECASE)
+_CERT_KEY_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
+_GROUP_RE = re.compile(r"\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\Z")
+_HOSTNAME_RE = re.compile(
+    r"\A(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?\Z"
+)
+_IPV4_RE = re.compile(r"\A(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\Z")
+_IPV6_CHARS_RE = re.compile(r"\A[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?\Z")
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)")
+_DURATION_UNITS = {
+    "ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}
+
+# The kubeadm flags a printed join command may carry.
+_VALUE_FLAGS = ("--token", "--discovery-token-ca-cert-hash", "--certificate-key")
+_BOOL_FLAGS = ("--control-plane", "--experimental-control-plane", "--discovery-token-unsafe-skip-ca-verification")
+
+JOIN_USAGES = ("authentication", "signing")
+
+
+# --------------------------------------------------------------------------- validators
+def is_valid_token(value):
+    """True when ``value`` is a bootstrap token ``[a-z0-9]{6}.[a-z0-9]{16}``."""
+    return isinstance(value, str) and _TOKEN_RE.match(value) is not None
+
+
+def is_valid_token_id(value):
+    """True when ``value`` is a bootstrap token ID ``[a-z0-9]{6}``."""
+    return isinstance(value, str) and _TOKEN_ID_RE.match(value) is not None
+
+
+def is_valid_ca_hash(value):
+    """True when ``value`` is ``sha256:`` + 64 hex digits (as kubeadm accepts: case-insensitive)."""
+    return isinstance(value, str) and _HASH_RE.match(value) is not None
+
+
+def is_valid_certificate_key(value):
+    """True when ``value`` is 64 hex digits (32 bytes, kubeadm's AES-256 certificate key)."""
+    return isinstance(value, str) and _CERT_KEY_RE.match(value) is not None
+
+
+def is_valid_bootstrap_group(value):
+    """True when ``value`` is a group kubeadm accepts for bootstrap tokens."""
+    return isinstance(value, str) and _GROUP_RE.match(value) is not None
+
+
+def validate_token(value):
+    """Return ``value`` if it is a bootstrap token, else raise ``ValueError``."""
+    if not is_valid_token(value):
+        raise ValueError(
+            "bad token format: a bootstrap token must match [a-z0-9]{6}.[a-z0-9]{16}, got %s"
+            % _describe_secret(value)
+        )
+    return value
+
+
+def validate_ca_hash(value):
+    """Return ``value`` if it is a CA public key pin, else raise ``ValueError``."""
+    if not is_valid_ca_hash(value):
+        raise ValueError(
+            "bad CA certificate hash %r: expected 'sha256:' followed by 64 hex digits" % (value,)
+        )
+    return value
+
+
+def validate_certificate_key(value):
+    """Return ``value`` if it is a certificate key, else raise ``ValueError``."""
+    if not is_valid_certificate_key(value):
+        raise ValueError(
+            "bad certificate key format: expected 64 hex digits, got %s" % _describe_secret(value)
+        )
+    return value
+
+
+def _describe_secret(value):
+    """Describe a rejected secret without repeating it."""
+    if not isinstance(value, str):
+        return "a value of type %s" % type(value).__name__
+    return "a string of %d characters" % len(value)
+
+
+def validate_endpoint(value):
+    """Return ``value`` if it is ``host:port`` (IPv6 in brackets), else raise ``ValueError``."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("missing API server endpoint")
+    if value.startswith("["):
+        close = value.find("]")
+        if close < 0 or value[close + 1:close + 2] != ":":
+            raise ValueError("bad API server endpoint %r: expected [IPv6]:port" % (value,))
+        host, port = value[1:close], value[close + 2:]
+        if ":" not in host or not _IPV6_CHARS_RE.match(host):
+            raise ValueError("bad API server endpoint %r: %r is not an IPv6 address" % (value, host))
+    else:
+        if value.count(":") != 1:
+            raise ValueError(
+                "bad API server endpoint %r: expected host:port (an IPv6 address must be in brackets)" % (value,)
+            )
+        host, port = value.split(":")
+        if not (_IPV4_RE.match(host) or _HOSTNAME_RE.match(host)):
+            raise ValueError("bad API server endpoint %r: %r is not a host name or IPv4 address" % (value, host))
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("bad API server endpoint %r: port %r is not a number from 1 to 65535" % (value, port))
+    return value
+
+
+# --------------------------------------------------------------------------- join commands
+def _logical_lines(text):
+    """Split text into (first physical line number, line) with kubeadm's continuations joined.
+
+    A continuation is a backslash at the end of a line (trailing blanks tolerated);
+    CR LF and lone CR line ends are accepted.
+    """
+    if not isinstance(text, str):
+        raise ValueError("no command: expected text, got %s" % type(text).__name__)
+    logical = []
+    pending, start = None, 0
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        if pending is None:
+            pending, start = "", number
+        trimmed = line.rstrip(" \t")
+        if trimmed.endswith("\\"):
+            pending += trimmed[:-1] + " "
+            continue
+        logical.append((start, pending + line))
+        pending = None
+    if pending is not None:
+        logical.append((start, pending))
+    return logical
+
+
+def _protect_withheld(line):
+    # "<value withheld>" is one value that contains a blank.
+    return line.replace(TOKEN_WITHHELD, "\0withheld\0")
+
+
+def _unprotect(word):
+    return TOKEN_WITHHELD if word == "\0withheld\0" else word
+
+
+def _parse_join_words(words):
+    """Parse the words after ``kubeadm join``."""
+    result = {
+        "api_server_endpoint": None,
+        "token": None,
+        "discovery_token_ca_cert_hashes": [],
+        "unsafe_skip_ca_verification": False,
+        "control_plane": False,
+        "certificate_key": None,
+    }
+    seen = set()
+    endpoints = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if not word.startswith("-"):
+            endpoints.append(word)
+            continue
+        name, has_value, value = word.partition("=")
+        if name in _BOOL_FLAGS:
+            if has_value:
+                if value.lower() not in ("true", "false"):
+                    raise ValueError("bad value for %s: expected true or false" % name)
+                flag = value.lower() == "true"
+            else:
+                flag = True
+            if name == "--discovery-token-unsafe-skip-ca-verification":
+                result["unsafe_skip_ca_verification"] = flag
+            else:
+                result["control_plane"] = result["control_plane"] or flag
+            continue
+        if name not in _VALUE_FLAGS:
+            raise ValueError("unknown flag %r in join command" % (name,))
+        if not has_value:
+            if i >= len(words) or words[i].startswith("--"):
+                raise ValueError("flag %s has no value" % name)
+            value = words[i]
+            i += 1
+        value = _unprotect(value)
+        if name == "--discovery-token-ca-cert-hash":
+            validate_ca_hash(value)
+            result["discovery_token_ca_cert_hashes"].append(value)
+            continue
+        if name in seen:
+            raise ValueError("flag %s given more than once" % name)
+        seen.add(name)
+        if name == "--token":
+            result["token"] = None if value == TOKEN_WITHHELD else validate_token(value)
+        else:
+            result["certificate_key"] = None if value == TOKEN_WITHHELD else validate_certificate_key(value)
+    if not endpoints:
+        raise ValueError("missing API server endpoint in join command")
+    if len(endpoints) > 1:
+        raise ValueError("more than one API server endpoint in join command: %s" % ", ".join(repr(e) for e in endpoints))
+    result["api_server_endpoint"] = validate_endpoint(endpoints[0])
+    if "--token" not in seen:
+        raise ValueError("missing --token in join command")
+    if not result["discovery_token_ca_cert_hashes"] and not result["unsafe_skip_ca_verification"]:
+        raise ValueError(
+            "missing --discovery-token-ca-cert-hash in join command "
+            "(and no --discovery-token-unsafe-skip-ca-verification)"
+        )
+    if "--certificate-key" in seen and not result["control_plane"]:
+        raise ValueError("--certificate-key given without --control-plane")
+    return result
+
+
+def _parse_line(line):
+    words = _protect_withheld(line).split()
+    if len(words) < 2 or words[0] != "kubeadm" or words[1] != "join":
+        raise ValueError("no command: expected text starting with 'kubeadm join'")
+    return _parse_join_words(words[2:])
+
+
+def parse_join_command(text):
+    """Parse exactly one ``kubeadm join`` command in any shape kubeadm has printed since 1.13.
+
+    Returns a dict with the keys ``api_server_endpoint``, ``token`` (``None`` when kubeadm
+    printed ``<value withheld>``), ``discovery_token_ca_cert_hashes`` (printed order),
+    ``unsafe_skip_ca_verification``, ``control_plane`` and ``certificate_key`` (or ``None``).
+    """
+    lines = [line.strip() for _number, line in _logical_lines(text)]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ValueError("no command: the text is empty")
+    starts = [line for line in lines if line.split()[:2] == ["kubeadm", "join"]]
+    if len(starts) > 1:
+        raise ValueError("more than one command: found %d 'kubeadm join' commands" % len(starts))
+    if not starts:
+        raise ValueError("no command: no line starts with 'kubeadm join'")
+    if len(lines) > 1:
+        raise ValueError("unexpected text around the join command (%d lines instead of one command)" % len(lines))
+    return _parse_line(lines[0])
+
+
+def find_join_commands(text):
+    """Return every join command in longer output (e.g. ``kubeadm init``'s), in order.
+
+    A line that starts with ``kubeadm join`` but is not a valid join command raises
+    ``ValueError``; nothing is skipped silently.
+    """
+    found = []
+    for number, line in _logical_lines(text):
+        line = line.strip()
+        if line.split()[:2] != ["kubeadm", "join"]:
+            continue
+        try:
+            found.append(_parse_line(line))
+        except ValueError as exc:
+            raise ValueError("join command on line %d: %s" % (number, exc))
+    return found
+
+
+def render_join_command(api_server_endpoint, token, ca_cert_hashes, control_plane=False,
+                        certificate_key=None, unsafe_skip_ca_verification=False):
+    """Render a one-line join command (kubeadm's ``--print-join-command`` shape, no trailing blank)."""
+    validate_endpoint(api_server_endpoint)
+    parts = ["kubeadm", "join", api_server_endpoint, "--token", validate_token(token)]
+    for pin in ca_cert_hashes:
+        parts += ["--discovery-token-ca-cert-hash", validate_ca_hash(pin)]
+    if unsafe_skip_ca_verification:
+        parts.append("--discovery-token-unsafe-skip-ca-verification")
+    elif not ca_cert_hashes:
+        raise ValueError("a join command needs at least one CA certificate hash")
+    if control_plane:
+        parts.append("--control-plane")
+        if certificate_key is not None:
+            parts += ["--certificate-key", validate_certificate_key(certificate_key)]
+    elif certificate_key is not None:
+        raise ValueError("--certificate-key given without --control-plane")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- token list
+def parse_timestamp(value):
+    """Parse an RFC 3339 timestamp as kubeadm prints it into an aware datetime."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("bad expiry timestamp %r" % (value,))
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    match = re.match(r"\A(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}:\d{2})\Z", text)
+    if not match:
+        raise ValueError("bad expiry timestamp %r: expected RFC 3339 with a time zone" % (value,))
+    fraction = (match.group(2) or "")[:7].ljust(7, "0") if match.group(2) else ""
+    try:
+        return datetime.datetime.fromisoformat(match.group(1).replace("t", "T").replace(" ", "T") + fraction + match.group(3))
+    except ValueError as exc:
+        raise ValueError("bad expiry timestamp %r: %s" % (value, exc))
+
+
+def _token_entry(token, description, expires, usages, groups):
+    return {
+        "token": token,
+        "description": description,
+        "expires": expires,
+        "usages": sorted(usages),
+        "groups": list(groups),
+    }
+
+
+def parse_token_list_json(text):
+    """Parse ``kubeadm token list -o json``: pretty-printed objects, concatenated, no list.
+
+    Also accepts a JSON list or a ``{"items": [...]}`` wrapper.  Returns a list of dicts
+    with ``token``, ``description`` (``""`` when none), ``expires`` (aware datetime or
+    ``None`` for a token that never expires), ``usages`` (sorted) and ``groups``.
+    """
+    if not isinstance(text, str):
+        raise ValueError("token list: expected text, got %s" % type(text).__name__)
+    decoder = json.JSONDecoder()
+    objects = []
+    pos = 0
+    length = len(text)
+    while True:
+        while pos < length and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= length:
+            break
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except ValueError as exc:
+            raise ValueError("token list: invalid JSON at character %d: %s" % (pos, exc))
+        if isinstance(obj, list):
+            objects.extend(obj)
+        elif isinstance(obj, dict) and isinstance(obj.get("items"), list):
+            objects.extend(obj["items"])
+        else:
+            objects.append(obj)
+    tokens = []
+    for obj in objects:
+        if not isinstance(obj, dict):
+            raise ValueError("token list: expected a JSON object, got %s" % type(obj).__name__)
+        if obj.get("kind", "BootstrapToken") != "BootstrapToken":
+            raise ValueError("token list: unexpected kind %r" % (obj.get("kind"),))
+        token = obj.get("token")
+        if not is_valid_token(token):
+            raise ValueError("token list: bad token format (%s)" % _describe_secret(token))
+        expires = obj.get("expires")
+        usages = obj.get("usages") or []
+        groups = obj.get("groups") or []
+        if not isinstance(usages, list) or not isinstance(groups, list):
+            raise ValueError("token list: usages and groups must be lists")
+        tokens.append(_token_entry(
+            token,
+            obj.get("description") or "",
+            parse_timestamp(expires) if expires else None,
+            [str(u) for u in usages],
+            [str(g) for g in groups],
+        ))
+    return tokens
+
+
+def parse_token_list_text(text):
+    """Parse the table ``kubeadm token list`` prints (columns TOKEN TTL EXPIRES USAGES DESCRIPTION EXTRA GROUPS)."""
+    if not isinstance(text, str):
+        raise ValueError("token list: expected text, got %s" % type(text).__name__)
+    tokens = []
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        words = line.split()
+        if not words or words[:2] == ["TOKEN", "TTL"]:
+            continue
+        if len(words) < 6:
+            raise ValueError("token list: line %d has %d columns, expected at least 6" % (number, len(words)))
+        token, _ttl, expires, usages = words[:4]
+        if not is_valid_token(token):
+            raise ValueError("token list: line %d does not start with a bootstrap token" % number)
+        description = " ".join(words[4:-1])
+        groups = words[-1]
+        tokens.append(_token_entry(
+            token,
+            "" if description == "<none>" else description,
+            None if expires == "<never>" else parse_timestamp(expires),
+            [] if usages == "<none>" else usages.split(","),
+            [] if groups == "<none>" else groups.split(","),
+        ))
+    return tokens
+
+
+def parse_token_list(text):
+    """Parse ``kubeadm token list`` output, JSON (``-o json``) or the text table."""
+    if isinstance(text, str) and text.lstrip().startswith(("{", "[")):
+        return parse_token_list_json(text)
+    return parse_token_list_text(text)
+
+
+def parse_duration(value):
+    """Parse a Go duration (``2h``, ``1h30m``, ``90s``, ``0``) into seconds (float)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("bad duration %r: negative" % (value,))
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("bad duration %r" % (value,))
+    text = value.strip()
+    if text == "0":
+        return 0.0
+    pos = 0
+    total = 0.0
+    for match in _DURATION_RE.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or pos == 0:
+        raise ValueError("bad duration %r: expected e.g. 2h, 1h30m, 45m, 90s or 0" % (value,))
+    return total
+
+
+def token_usable_for_join(entry, now, min_ttl_seconds):
+    """True when a parsed token can still be used to join for at least ``min_ttl_seconds``."""
+    if not set(JOIN_USAGES) <= set(entry.get("usages") or []):
+        return False
+    expires = entry.get("expires")
+    if expires is None:
+        return True
+    return (expires - now).total_seconds() >= min_ttl_seconds
+
+
+# --------------------------------------------------------------------------- certificates
+def _der_read(data, pos):
+    """Read one DER TLV at ``pos``: return (tag, content_start, end)."""
+    if pos + 2 > len(data):
+        raise ValueError("bad certificate: truncated DER")
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("bad certificate: unsupported multi-byte DER tag")
+    first = data[pos + 1]
+    start = pos + 2
+    if first < 0x80:
+        length = first
+    elif first == 0x80:
+        raise ValueError("bad certificate: indefinite length is not DER")
+    else:
+        count = first & 0x7F
+        if count > 4 or start + count > len(data):
+            raise ValueError("bad certificate: bad DER length")
+        length = int.from_bytes(data[start:start + count], "big")
+        start += count
+    end = start + length
+    if end > len(data):
+        raise ValueError("bad certificate: truncated DER")
+    return tag, start, end
+
+
+def spki_from_der(der):
+    """Return the DER bytes of the SubjectPublicKeyInfo of a DER X.509 certificate."""
+    der = bytes(der)
+    tag, start, end = _der_read(der, 0)
+    if tag != 0x30 or end != len(der):
+        raise ValueError("bad certificate: not a DER SEQUENCE")
+    tag, pos, tbs_end = _der_read(der, start)  # tbsCertificate
+    if tag != 0x30:
+        raise ValueError("bad certificate: no tbsCertificate")
+    tag, _s, after = _der_read(der, pos)
+    if tag == 0xA0:  # [0] EXPLICIT version
+        pos = after
+    # serialNumber, signature, issuer, validity, subject
+    expected = (0x02, 0x30, 0x30, 0x30, 0x30)
+    for want in expected:
+        tag, _s, after = _der_read(der, pos)
+        if tag != want or after > tbs_end:
+            raise ValueError("bad certificate: unexpected DER structure in tbsCertificate")
+        pos = after
+    tag, spki_start, spki_end = _der_read(der, pos)
+    if tag != 0x30 or spki_end > tbs_end:
+        raise ValueError("bad certificate: no subjectPublicKeyInfo")
+    tag, _s, _e = _der_read(der, spki_start)
+    if tag != 0x30:
+        raise ValueError("bad certificate: subjectPublicKeyInfo has no algorithm")
+    return der[pos:spki_end]
+
+
+_PEM_RE = re.compile(
+    r"-----BEGIN CERTIFICATE-----\s*\n(.*?)-----END CERTIFICATE-----", re.DOTALL
+)
+
+
+def pem_certificates(pem):
+    """Return the DER bytes of every ``CERTIFICATE`` block in PEM text (str or bytes)."""
+    if isinstance(pem, bytes):
+        pem = pem.decode("ascii", "replace")
+    if not isinstance(pem, str):
+        raise ValueError("bad CA data: expected PEM text")
+    ders = []
+    for block in _PEM_RE.findall(pem.replace("\r\n", "\n")):
+        body = "".join(block.split())
+        try:
+            ders.append(base64.b64decode(body, validate=True))
+        except (binascii.Error, ValueError):
+            raise ValueError("bad CA data: a CERTIFICATE block is not valid base64")
+    if not ders:
+        raise ValueError("bad CA data: no PEM CERTIFICATE block found")
+    return ders
+
+
+def spki_pin(der):
+    """Return kubeadm's public key pin of a DER certificate: ``sha256:`` + hex SHA-256 of its SPKI."""
+    return "sha256:" + hashlib.sha256(spki_from_der(der)).hexdigest()
+
+
+def ca_cert_hashes(pem):
+    """Return the pin of every certificate in PEM text, in order (kubeadm pins each CA)."""
+    return [spki_pin(der) for der in pem_certificates(pem)]
+
+
+# --------------------------------------------------------------------------- kubeconfig
+def _yaml_scalar(text):
+    text = text.strip()
+    if not text:
+        return None
+    if text[0] == '"':
+        try:
+            value, end = json.JSONDecoder().raw_decode(text)
+        except ValueError:
+            raise ValueError("kubeconfig: bad double-quoted string %s" % text[:40])
+        rest = text[end:].strip()
+        if rest and not rest.startswith("#"):
+            raise ValueError("kubeconfig: text after a quoted string")
+        return value
+    if text[0] == "'":
+        out = []
+        i = 1
+        while i < len(text):
+            if text[i] == "'":
+                if text[i + 1:i + 2] == "'":
+                    out.append("'")
+                    i += 2
+                    continue
+                rest = text[i + 1:].strip()
+                if rest and not rest.startswith("#"):
+                    raise ValueError("kubeconfig: text after a quoted string")
+                return "".join(out)
+            out.append(text[i])
+            i += 1
+        raise ValueError("kubeconfig: unterminated single-quoted string")
+    # plain scalar: drop a trailing comment
+    comment = re.search(r"\s#", text)
+    if comment:
+        text = text[:comment.start()].rstrip()
+    if text in ("{}",):
+        return {}
+    if text in ("[]",):
+        return []
+    if text in ("null", "~", "Null", "NULL"):
+        return None
+    if text[0] in "{[|>&*!":
+        raise ValueError("kubeconfig: unsupported YAML construct %r" % text[:20])
+    return text
+
+
+def _split_key(content):
+    """Split ``key: value`` (key may be quoted); return (key, rest) or None."""
+    if content[:1] in ("'", '"'):
+        quote = content[0]
+        end = content.find(quote, 1)
+        if end < 0:
+            return None
+        key = content[1:end]
+        rest = content[end + 1:]
+        if not rest.startswith(":"):
+            return None
+        return key, rest[1:]
+    match = re.match(r"\A([^:#]+?):(?:\s|\Z)", content)
+    if not match:
+        return None
+    return match.group(1), content[match.end():]
+
+
+def _yaml_lines(text):
+    lines = []
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        if "\t" in raw[:len(raw) - len(raw.lstrip())]:
+            raise ValueError("kubeconfig: tab in indentation")
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#") or stripped in ("---", "..."):
+            continue
+        lines.append((len(raw) - len(raw.lstrip(" ")), raw.strip()))
+    return lines
+
+
+def _yaml_block(lines, pos, indent):
+    """Parse a block node whose lines are indented exactly ``indent``; return (value, pos)."""
+    if pos >= len(lines):
+        return None, pos
+    if lines[pos][1].startswith("- ") or lines[pos][1] == "-":
+        items = []
+        while pos < len(lines) and lines[pos][0] == indent and (lines[pos][1].startswith("- ") or lines[pos][1] == "-"):
+            content = lines[pos][1][1:]
+            inner = len(content) - len(content.lstrip(" "))
+            content = content.strip()
+            if not content:
+                value, pos = _yaml_block(lines, pos + 1, lines[pos + 1][0]) if pos + 1 < len(lines) and lines[pos + 1][0] > indent else (None, pos + 1)
+                items.append(value)
+                continue
+            if _split_key(content) is not None:
+                # a mapping starting on the dash line: re-read it as if indented
+                lines[pos] = (indent + 1 + inner, content)
+                value, pos = _yaml_block(lines, pos, indent + 1 + inner)
+                items.append(value)
+                continue
+            items.append(_yaml_scalar(content))
+            pos += 1
+        return items, pos
+    mapping = {}
+    while pos < len(lines) and lines[pos][0] == indent:
+        content = lines[pos][1]
+        if content.startswith("- "):
+            break
+        split = _split_key(content)
+        if split is None:
+            raise ValueError("kubeconfig: cannot read line %r" % content[:40])
+        key, rest = split
+        pos += 1
+        if rest.strip() and not rest.strip().startswith("#"):
+            mapping[key] = _yaml_scalar(rest)
+        elif pos < len(lines) and (lines[pos][0] > indent or (lines[pos][0] == indent and lines[pos][1].startswith("- "))):
+            mapping[key], pos = _yaml_block(lines, pos, lines[pos][0])
+        else:
+            mapping[key] = None
+    if pos < len(lines) and lines[pos][0] > indent:
+        raise ValueError("kubeconfig: unexpected indentation at %r" % lines[pos][1][:40])
+    return mapping, pos
+
+
+def _load_kubeconfig(text):
+    if not isinstance(text, str):
+        raise ValueError("kubeconfig: expected text")
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValueError("kubeconfig: invalid JSON: %s" % exc)
+    lines = _yaml_lines(text)
+    if not lines:
+        raise ValueError("kubeconfig: empty")
+    data, pos = _yaml_block(lines, 0, lines[0][0])
+    if pos != len(lines):
+        raise ValueError("kubeconfig: cannot read line %r" % lines[pos][1][:40])
+    return data
+
+
+def _named(entries, name, field):
+    for entry in entries or []:
+        if isinstance(entry, dict) and entry.get("name") == name and isinstance(entry.get(field), dict):
+            return entry[field]
+    return None
+
+
+def parse_kubeconfig(text):
+    """Read the current cluster of a kubeconfig (YAML as kubeadm writes it, or JSON).
+
+    Returns ``server``, ``certificate_authority_data`` (PEM bytes or ``None``) and
+    ``certificate_authority`` (a file path or ``None``).  Like kubeadm, the cluster of the
+    current context is used, else the first cluster.
+    """
+    data = _load_kubeconfig(text)
+    if not isinstance(data, dict):
+        raise ValueError("kubeconfig: expected a mapping at the top level")
+    clusters = data.get("clusters") or []
+    if not isinstance(clusters, list) or not clusters:
+        raise ValueError("kubeconfig: no clusters")
+    cluster = None
+    context = _named(data.get("contexts"), data.get("current-context"), "context")
+    if context is not None:
+        cluster = _named(clusters, context.get("cluster"), "cluster")
+    if cluster is None:
+        first = clusters[0]
+        cluster = first.get("cluster") if isinstance(first, dict) else None
+    if not isinstance(cluster, dict):
+        raise ValueError("kubeconfig: the cluster entry has no 'cluster' mapping")
+    server = cluster.get("server")
+    if not isinstance(server, str) or not server:
+        raise ValueError("kubeconfig: the cluster has no server URL")
+    ca_data = cluster.get("certificate-authority-data")
+    if ca_data is not None:
+        try:
+            ca_data = base64.b64decode("".join(str(ca_data).split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("kubeconfig: certificate-authority-data is not valid base64")
+    ca_file = cluster.get("certificate-authority")
+    return {
+        "server": server,
+        "certificate_authority_data": ca_data,
+        "certificate_authority": ca_file if ca_file else None,
+    }
+
+
+def endpoint_from_server(server):
+    """Turn a kubeconfig server URL into kubeadm's ``host:port`` (as kubeadm: drop ``https://``)."""
+    if not isinstance(server, str) or not server.startswith("https://"):
+        raise ValueError("kubeconfig: server %r is not an https:// URL" % (server,))
+    endpoint = server[len("https://"):].rstrip("/")
+    if "/" in endpoint:
+        raise ValueError("kubeconfig: server %r has a path; kubeadm join needs host:port" % (server,))
+    return validate_endpoint(endpoint)

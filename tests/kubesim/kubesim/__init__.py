@@ -1,0 +1,1 @@
+"""Stand-in Kubernetes cluster for tests (kubeadm, kubelet, API server, controllers)."""
