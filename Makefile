@@ -32,6 +32,7 @@ lint: venv
 	@echo "==> yamllint"; yamllint -s .
 	@echo "==> ansible-lint (production profile)"; ansible-lint
 	@echo "==> changelog fragments"; antsibull-changelog lint
+	@echo "==> ruff (test harness Python)"; ruff check tests/kubesim tests/lab tests/validate tests/loadbalancer bench
 
 sanity: venv
 	@echo "==> ansible-test sanity"; tests/bin/ansible-test sanity
