@@ -1,0 +1,1 @@
+"""kube-controller-manager stand-in (python3 -m kubesim.controllers)."""

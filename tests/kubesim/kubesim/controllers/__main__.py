@@ -1,0 +1,117 @@
+"""python3 -m kubesim.controllers <kube-controller-manager flags>"""
+
+import logging
+import sys
+
+from ..apiclient import Client
+from . import flags as F
+from . import serving
+from .manager import KNOWN_CONTROLLERS, ControllerManager
+
+SPEC = dict(F.COMMON)
+SPEC.update(F.LEADER)
+SPEC.update(F.SECURE_SERVING)
+SPEC.update(F.AUTH_DELEGATION)
+SPEC.update(F.CLIENT)
+SPEC.update({
+    "allocate-node-cidrs": F.BOOL, "cluster-cidr": F.STR, "cluster-name": F.STR,
+    "node-cidr-mask-size": F.INT, "node-cidr-mask-size-ipv4": F.INT, "node-cidr-mask-size-ipv6": F.INT,
+    "service-cluster-ip-range": F.STR, "controllers": F.LIST, "root-ca-file": F.STR,
+    "service-account-private-key-file": F.STR, "use-service-account-credentials": F.BOOL,
+    "cluster-signing-cert-file": F.STR, "cluster-signing-key-file": F.STR,
+    "cluster-signing-duration": F.DURATION,
+    "cluster-signing-kubelet-serving-cert-file": F.STR, "cluster-signing-kubelet-serving-key-file": F.STR,
+    "cluster-signing-kubelet-client-cert-file": F.STR, "cluster-signing-kubelet-client-key-file": F.STR,
+    "cluster-signing-kube-apiserver-client-cert-file": F.STR,
+    "cluster-signing-kube-apiserver-client-key-file": F.STR,
+    "cluster-signing-legacy-unknown-cert-file": F.STR, "cluster-signing-legacy-unknown-key-file": F.STR,
+    "node-monitor-grace-period": F.DURATION, "node-monitor-period": F.DURATION,
+    "node-startup-grace-period": F.DURATION, "node-eviction-rate": F.FLOAT,
+    "secondary-node-eviction-rate": F.FLOAT, "unhealthy-zone-threshold": F.FLOAT,
+    "large-cluster-size-threshold": F.INT, "terminated-pod-gc-threshold": F.INT,
+    "configure-cloud-routes": F.BOOL, "cloud-provider": F.STR,
+    "cloud-config": F.STR, "external-cloud-volume-plugin": F.STR,
+    "concurrent-deployment-syncs": F.INT, "concurrent-replicaset-syncs": F.INT,
+    "concurrent-daemonset-syncs": F.INT, "concurrent-gc-syncs": F.INT,
+    "concurrent-namespace-syncs": F.INT, "concurrent-service-syncs": F.INT,
+    "concurrent-serviceaccount-token-syncs": F.INT, "concurrent-endpoint-syncs": F.INT,
+    "enable-garbage-collector": F.BOOL, "horizontal-pod-autoscaler-sync-period": F.DURATION,
+    "min-resync-period": F.DURATION, "controller-start-interval": F.DURATION,
+    "disable-attach-detach-reconcile-sync": F.BOOL, "flex-volume-plugin-dir": F.STR,
+    "pv-recycler-pod-template-filepath-hostpath": F.STR, "enable-hostpath-provisioner": F.BOOL,
+    "show-hidden-metrics-for-version": F.STR, "allow-metric-labels": F.LIST,
+    "disabled-metrics": F.LIST, "emulated-version": F.LIST,
+})
+
+USAGE = "Usage:\n  kube-controller-manager [flags]\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts, positional = F.parse_flags(argv, SPEC)
+    except F.FlagError as exc:
+        sys.stderr.write(f"Error: {exc}\n{USAGE}")
+        return 1
+    if "version" in opts:
+        from ..kubelet.host import kubelet_version
+        sys.stdout.write(f"Kubernetes {kubelet_version()}\n")
+        return 0
+    if opts.get("help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if positional:
+        sys.stderr.write(f'Error: unknown command "{positional[0]}" for "kube-controller-manager"\n')
+        return 1
+    for name in opts.get("controllers") or []:
+        if name != "*" and name.lstrip("-") not in KNOWN_CONTROLLERS:
+            sys.stderr.write(f'"{name.lstrip("-")}" is not in the list of known controllers\n')
+            return 1
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname).1s%(asctime)s %(name)s] %(message)s",
+                        datefmt="%m%d %H:%M:%S")
+    kubeconfig = opts.get("kubeconfig")
+    if not kubeconfig:
+        sys.stderr.write("Error: --kubeconfig is required (in-cluster configuration is not modelled)\n")
+        return 1
+    try:
+        serving.serve("kube-controller-manager", opts.get("bind-address"), opts.get("secure-port", 10257),
+                      opts.get("tls-cert-file"), opts.get("tls-private-key-file"))
+    except OSError as exc:
+        addr = f"{opts.get('bind-address') or '0.0.0.0'}:{opts.get('secure-port', 10257)}"
+        sys.stderr.write(f"Error: failed to create listener: failed to listen on {addr}: listen tcp {addr}: "
+                         f"bind: {(exc.strerror or str(exc)).lower()}\n")
+        return 1
+    try:
+        client = Client.from_kubeconfig(kubeconfig, user_agent="kube-controller-manager/kubesim")
+    except FileNotFoundError:
+        sys.stderr.write(f"Error: invalid configuration: stat {kubeconfig}: no such file or directory\n")
+        return 1
+    except (ValueError, KeyError, OSError) as exc:
+        sys.stderr.write(f"Error: invalid configuration: {exc}\n")
+        return 1
+    cidrs = [c for c in (opts.get("cluster-cidr") or "").split(",") if c]
+    mask_v4 = opts.get("node-cidr-mask-size-ipv4") or opts.get("node-cidr-mask-size")
+    mask_v6 = opts.get("node-cidr-mask-size-ipv6") or (
+        opts.get("node-cidr-mask-size") if cidrs and all(":" in c for c in cidrs) else None)
+    if opts.get("allocate-node-cidrs") and not cidrs:
+        sys.stderr.write('E "Controller: Invalid --cluster-cidr, mask size of cluster CIDR must be less '
+                         'than or equal to --node-cidr-mask-size configured for CIDR family"\n')
+        return 1
+    manager = ControllerManager(
+        client, cluster_cidrs=cidrs, allocate_node_cidrs=bool(opts.get("allocate-node-cidrs")),
+        mask_v4=mask_v4, mask_v6=mask_v6,
+        node_monitor_grace_period=opts.get("node-monitor-grace-period", 50.0),
+        controllers=opts.get("controllers"), root_ca_file=opts.get("root-ca-file"),
+        leader_elect=opts.get("leader-elect", True),
+        lease_duration=opts.get("leader-elect-lease-duration", 15.0))
+    period = min(1.0, opts.get("leader-elect-retry-period", 2.0))
+    try:
+        manager.run_forever(period=period)
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

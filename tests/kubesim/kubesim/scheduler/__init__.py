@@ -1,0 +1,1 @@
+"""kube-scheduler stand-in (python3 -m kubesim.scheduler)."""

@@ -1,0 +1,312 @@
+"""Unit tests for the kubelet stand-in: start-up refusals (flags, config.yaml missing,
+cgroup v1), flannel's network check, init-container host install, static pod mapping,
+and the CRI client's error on a dead socket."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KUBESIM = os.path.dirname(HERE)
+sys.path.insert(0, KUBESIM)
+
+from kubesim.kubelet import cri, pods, staticpods  # noqa: E402
+
+KUBELET_CONFIG = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+
+
+def kubelet(*args, env=None, timeout=60):
+    full = dict(os.environ, PYTHONPATH=KUBESIM, KUBESIM_VERSION="1.37.1")
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "kubesim.kubelet", *args], capture_output=True,
+                          text=True, env=full, timeout=timeout)
+
+
+def mounts_file(tmp_path, fstype):
+    p = tmp_path / "mounts"
+    p.write_text(f"sysfs /sys sysfs rw 0 0\n{fstype} /sys/fs/cgroup {fstype} rw 0 0\n")
+    return str(p)
+
+
+def test_unknown_and_removed_flags_are_refused():
+    res = kubelet("--pod-infra-container-image=registry.k8s.io/pause:3.10")
+    assert res.returncode == 1
+    assert ('"command failed" err="failed to parse kubelet flag: unknown flag: '
+            '--pod-infra-container-image"') in res.stderr
+
+
+def test_exits_while_config_yaml_missing(tmp_path):
+    # what systemd runs before kubeadm init/join (the drop-in's flags)
+    cfg = tmp_path / "var/lib/kubelet/config.yaml"
+    res = kubelet(f"--bootstrap-kubeconfig={tmp_path}/etc/kubernetes/bootstrap-kubelet.conf",
+                  f"--kubeconfig={tmp_path}/etc/kubernetes/kubelet.conf", f"--config={cfg}")
+    assert res.returncode == 1
+    assert (f'"command failed" err="failed to load kubelet config file, path: {cfg}, error: failed to '
+            f'load Kubelet config file {cfg}, error failed to read kubelet config file \\"{cfg}\\", '
+            f'error: open {cfg}: no such file or directory"') in res.stderr
+
+
+def test_wrong_config_kind_is_refused(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: Nope\n")
+    res = kubelet(f"--config={cfg}")
+    assert res.returncode == 1 and 'no kind \\"Nope\\" is registered' in res.stderr
+
+
+def test_cgroup_v1_refused_by_default(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(KUBELET_CONFIG)
+    res = kubelet(f"--config={cfg}", env={"KUBESIM_PROC_MOUNTS": mounts_file(tmp_path, "tmpfs")})
+    assert res.returncode == 1
+    assert ("failed to validate kubelet configuration, error: kubelet is configured to not run on a "
+            "host using cgroup v1. cgroup v1 support is unsupported and will be removed in a future "
+            "release") in res.stderr
+
+
+def test_cgroup_v1_allowed_with_opt_in_and_v2_passes(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(KUBELET_CONFIG + "failCgroupV1: false\n")
+    res = kubelet(f"--config={cfg}", f"--kubeconfig={tmp_path}/none.conf",
+                  env={"KUBESIM_PROC_MOUNTS": mounts_file(tmp_path, "tmpfs")})
+    assert "cgroup v1 detected. cgroup v1 support is unsupported" in res.stderr  # the warning
+    assert "configured to not run on a host using cgroup v1" not in res.stderr
+    cfg.write_text(KUBELET_CONFIG)
+    res = kubelet(f"--config={cfg}", f"--kubeconfig={tmp_path}/none.conf",
+                  env={"KUBESIM_PROC_MOUNTS": mounts_file(tmp_path, "cgroup2")})
+    assert "cgroup v1" not in res.stderr
+    assert res.returncode == 1  # it goes on and stops at the missing kubeconfig
+
+
+def test_runtime_not_answering_is_fatal(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(KUBELET_CONFIG)
+    kc = tmp_path / "kubelet.conf"
+    kc.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: "
+                  "{cluster: k, user: u}}]\nclusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+                  "users: [{name: u, user: {token: x}}]\n")
+    sock = tmp_path / "containerd.sock"
+    res = kubelet(f"--config={cfg}", f"--kubeconfig={kc}", f"--container-runtime-endpoint=unix://{sock}",
+                  env={"KUBESIM_PROC_MOUNTS": mounts_file(tmp_path, "cgroup2")})
+    assert res.returncode == 1
+    assert (f'validate CRI v1 runtime API for endpoint \\"unix://{sock}\\": rpc error: code = Unavailable'
+            in res.stderr)
+
+
+def test_cri_client_dead_socket(tmp_path):
+    with pytest.raises(cri.CRIError, match="no such file or directory"):
+        cri.status(f"unix://{tmp_path}/nothing.sock")
+
+
+def test_protobuf_decoding():
+    # RuntimeConfigResponse{linux: {cgroup_driver: CGROUPFS(1)}}
+    assert cri.pb_fields(b"\x0a\x02\x08\x01") == {1: [b"\x08\x01"]}
+    assert cri.pb_fields(b"\x08\x96\x01") == {1: [150]}
+
+
+# ------------------------------------------------------------------- flannel
+NET_CONF = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
+CNI_CONF = {"name": "cbr0", "cniVersion": "0.3.1", "plugins": [{"type": "flannel"}, {"type": "portmap"}]}
+
+
+def flannel_pod():
+    return {
+        "metadata": {"name": "kube-flannel-ds-abcde", "namespace": "kube-flannel", "uid": "u"},
+        "spec": {
+            "hostNetwork": True,
+            "initContainers": [
+                {"name": "install-cni-plugin", "image": "ghcr.io/flannel-io/flannel-cni-plugin:v1.7.1-flannel1",
+                 "command": ["cp"], "args": ["-f", "/flannel", "/opt/cni/bin/flannel"],
+                 "volumeMounts": [{"name": "cni-plugin", "mountPath": "/opt/cni/bin"}]},
+                {"name": "install-cni", "image": "ghcr.io/flannel-io/flannel:v0.27.4", "command": ["cp"],
+                 "args": ["-f", "/etc/kube-flannel/cni-conf.json", "/etc/cni/net.d/10-flannel.conflist"],
+                 "volumeMounts": [{"name": "cni", "mountPath": "/etc/cni/net.d"},
+                                  {"name": "flannel-cfg", "mountPath": "/etc/kube-flannel/"}]}],
+            "containers": [{"name": "kube-flannel", "image": "ghcr.io/flannel-io/flannel:v0.27.4",
+                            "command": ["/opt/bin/flanneld"], "args": ["--ip-masq", "--kube-subnet-mgr"],
+                            "volumeMounts": [{"name": "run", "mountPath": "/run/flannel"},
+                                             {"name": "flannel-cfg", "mountPath": "/etc/kube-flannel/"}]}],
+            "volumes": [{"name": "run", "hostPath": {"path": "/run/flannel"}},
+                        {"name": "cni-plugin", "hostPath": {"path": "/opt/cni/bin"}},
+                        {"name": "cni", "hostPath": {"path": "/etc/cni/net.d"}},
+                        {"name": "flannel-cfg", "configMap": {"name": "kube-flannel-cfg"}}],
+        },
+    }
+
+
+@pytest.fixture
+def hostroot(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    images = tmp_path / "images"
+    (images / "flannel-cni-plugin").mkdir(parents=True)
+    (images / "flannel-cni-plugin" / "flannel").write_bytes(b"#!/bin/sh\nexit 1\n")
+    monkeypatch.setenv("KUBESIM_HOST_ROOT", str(root))
+    monkeypatch.setenv("KUBESIM_IMAGES_DIR", str(images))
+    return root
+
+
+def ctx_for(pod, net_conf=NET_CONF):
+    cm = {"data": {"net-conf.json": json.dumps(net_conf), "cni-conf.json": json.dumps(CNI_CONF)}}
+    return pods.PodContext(pod, lambda ns, name: cm if name == "kube-flannel-cfg" else None)
+
+
+def test_flannel_init_containers_install_plugin_and_conflist(hostroot):
+    pod = flannel_pod()
+    ctx = ctx_for(pod)
+    for ic in pod["spec"]["initContainers"]:
+        assert pods.run_init_container(ctx, ic) == (0, "")
+    plugin = hostroot / "opt/cni/bin/flannel"
+    assert plugin.read_bytes().startswith(b"#!/bin/sh") and os.access(plugin, os.X_OK)
+    assert json.loads((hostroot / "etc/cni/net.d/10-flannel.conflist").read_text()) == CNI_CONF
+
+
+def test_flannel_init_container_missing_image_content(hostroot, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBESIM_IMAGES_DIR", str(tmp_path / "empty"))
+    pod = flannel_pod()
+    code, msg = pods.run_init_container(ctx_for(pod), pod["spec"]["initContainers"][0])
+    assert code == 1 and msg == "cp: can't stat '/flannel': No such file or directory"
+
+
+def kube_node(cidr):
+    return {"metadata": {"name": "node1"}, "spec": {"podCIDR": cidr} if cidr else {}}
+
+
+def test_flanneld_network_matches(hostroot):
+    pod = flannel_pod()
+    ok, err, env = pods.flanneld_check(ctx_for(pod), pod["spec"]["containers"][0], kube_node("10.244.1.0/24"))
+    assert ok and err == ""
+    assert env == ("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\n"
+                   "FLANNEL_IPMASQ=true\n")
+
+
+def test_flanneld_network_mismatch_wording(hostroot):
+    pod = flannel_pod()
+    ok, err, _ = pods.flanneld_check(ctx_for(pod, {"Network": "10.10.0.0/16"}), pod["spec"]["containers"][0],
+                                     kube_node("10.244.1.0/24"))
+    assert not ok
+    assert err == ('Error registering network: failed to acquire lease: subnet "10.10.0.0/16" specified '
+                   'in the flannel net config doesn\'t contain "10.244.1.0/24" PodCIDR of the "node1" node')
+
+
+def test_flanneld_without_pod_cidr(hostroot):
+    pod = flannel_pod()
+    ok, err, _ = pods.flanneld_check(ctx_for(pod), pod["spec"]["containers"][0], kube_node(None))
+    assert not ok
+    assert err == 'Error registering network: failed to acquire lease: node "node1" pod cidr not assigned'
+
+
+# --------------------------------------------------------------- static pods
+def test_static_pod_image_mapping():
+    def pod(image, command):
+        return {"kind": "Pod", "metadata": {"name": "x"},
+                "spec": {"containers": [{"name": "c", "image": image, "command": command}]}}
+    argv, _ = staticpods.command_for(pod("registry.k8s.io/etcd:3.6.5-0", ["etcd", "--data-dir=/var/lib/etcd"]))
+    assert argv == ["/usr/bin/etcd", "--data-dir=/var/lib/etcd"]
+    argv, _ = staticpods.command_for(pod("registry.aliyuncs.com/google_containers/kube-apiserver:v1.37.1",
+                                         ["kube-apiserver", "--secure-port=6443"]))
+    assert argv[1:] == ["-m", "kubesim.apiserver", "--secure-port=6443"]
+    argv, _ = staticpods.command_for(pod("registry.k8s.io/kube-controller-manager:v1.37.1",
+                                         ["kube-controller-manager", "--leader-elect=true"]))
+    assert argv[1:] == ["-m", "kubesim.controllers", "--leader-elect=true"]
+    argv, _ = staticpods.command_for(pod("registry.k8s.io/kube-scheduler:v1.37.1", ["kube-scheduler"]))
+    assert argv[1:] == ["-m", "kubesim.scheduler"]
+    argv, why = staticpods.command_for(pod("nginx:1.27", ["nginx"]))
+    assert argv is None and "no stand-in program" in why
+
+
+def test_manifest_reading_skips_hidden_and_reports_bad(tmp_path):
+    (tmp_path / ".hidden.yaml").write_text("kind: Pod\nmetadata: {name: h}\n")
+    (tmp_path / "good.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: g, namespace: kube-system}\n")
+    (tmp_path / "bad.yaml").write_text("kind: Service\n")
+    out = staticpods.read_manifests(str(tmp_path))
+    assert set(out) == {"good.yaml", "bad.yaml"}
+    assert out["good.yaml"][0]["metadata"]["name"] == "g" and out["bad.yaml"][0] is None
+
+
+def test_static_pods_as_transient_systemd_units(tmp_path, monkeypatch):
+    """With a recording fake systemd-run/systemctl on PATH: start, no-op, restart on change, stop."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls"
+    state = tmp_path / "active"
+    (bindir / "systemd-run").write_text(f'#!/bin/sh\necho "systemd-run $*" >> {calls}\ntouch {state}\n')
+    (bindir / "systemctl").write_text(
+        f'#!/bin/sh\necho "systemctl $*" >> {calls}\n'
+        f'if [ "$1" = show ]; then for u in "$@"; do case "$u" in *.service) echo "Id=$u"; '
+        f'if [ -e {state} ]; then echo ActiveState=active; else echo ActiveState=inactive; fi; '
+        f'echo NRestarts=2; echo;; esac; done; fi\n'
+        f'if [ "$1" = stop ]; then rm -f {state}; fi\n')
+    for f in bindir.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.delenv("KUBESIM_STATIC_POD_RUNNER", raising=False)
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    etcd = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "etcd", "namespace": "kube-system"},
+            "spec": {"containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.6.5-0",
+                                     "command": ["etcd", "--data-dir=/var/lib/etcd", "--name=cp1"]}]}}
+    (manifests / "etcd.yaml").write_text(json.dumps(etcd))
+    runner = staticpods.StaticPodRunner(str(tmp_path / "state"), lambda m: None)
+    wanted = runner.sync(staticpods.read_manifests(str(manifests)))
+    assert list(wanted) == ["kubesim-static-etcd"]
+    log = calls.read_text()
+    run_line = [l for l in log.splitlines() if l.startswith("systemd-run")][0]
+    assert ("systemd-run --unit=kubesim-static-etcd --property=Restart=always --property=RestartSec=2"
+            in run_line)
+    assert run_line.endswith("/usr/bin/etcd --data-dir=/var/lib/etcd --name=cp1")
+    assert "--setenv=PYTHONPATH=" in run_line
+    assert runner.active("kubesim-static-etcd") and runner.restarts("kubesim-static-etcd") == 2
+    calls.write_text("")
+    runner.sync(staticpods.read_manifests(str(manifests)))      # unchanged: nothing started
+    assert "systemd-run" not in calls.read_text()
+    etcd["spec"]["containers"][0]["command"].append("--snapshot-count=10000")
+    (manifests / "etcd.yaml").write_text(json.dumps(etcd))
+    runner.sync(staticpods.read_manifests(str(manifests)))      # changed: stop + start
+    log = calls.read_text()
+    assert "systemctl stop kubesim-static-etcd.service" in log and "--snapshot-count=10000" in log
+    calls.write_text("")
+    (manifests / "etcd.yaml").unlink()
+    assert runner.sync(staticpods.read_manifests(str(manifests))) == {}
+    assert "systemctl stop kubesim-static-etcd.service" in calls.read_text()
+
+
+def test_etcd36_flags_mapped_to_installed_etcd_spelling():
+    args = ["--feature-gates=InitialCorruptCheck=true,CompactHashCheck=true", "--watch-progress-notify-interval=5s",
+            "--data-dir=/var/lib/etcd", "--snapshot-count=10000"]
+    assert staticpods.etcd_args_for((3, 4), args) == [
+        "--experimental-initial-corrupt-check=true", "--experimental-compact-hash-check-enabled=true",
+        "--experimental-watch-progress-notify-interval=5s", "--data-dir=/var/lib/etcd", "--snapshot-count=10000"]
+    assert staticpods.etcd_args_for((3, 6), args) == args
+
+
+def test_node_labels_in_kubernetes_io_namespace_refused(tmp_path):
+    from kubesim.kubelet.__main__ import node_label_allowed
+    assert node_label_allowed("example.com/rack") and node_label_allowed("node.kubernetes.io/pool")
+    assert node_label_allowed("topology.kubernetes.io/zone")
+    assert not node_label_allowed("node-role.kubernetes.io/worker")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(KUBELET_CONFIG + "failCgroupV1: false\n")
+    kc = tmp_path / "kubelet.conf"
+    kc.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: "
+                  "{cluster: k, user: u}}]\nclusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+                  "users: [{name: u, user: {token: x}}]\n")
+    res = kubelet(f"--config={cfg}", f"--kubeconfig={kc}", "--node-labels=node-role.kubernetes.io/worker=",
+                  env={"KUBESIM_PROC_MOUNTS": mounts_file(tmp_path, "cgroup2")})
+    assert res.returncode == 1
+    assert ("unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: "
+            "[node-role.kubernetes.io/worker]") in res.stderr
+
+
+def test_node_not_ready_when_runtime_down(tmp_path, monkeypatch):
+    from kubesim.kubelet import agent
+    monkeypatch.setenv("KUBESIM_HOST_ROOT", str(tmp_path))
+    k = agent.Kubelet(client=None, node_name="n1", node_ip="127.0.0.1", config={},
+                      runtime_endpoint=f"unix://{tmp_path}/gone.sock", runtime_version="containerd://2.1.9",
+                      root_dir=str(tmp_path / "kubelet"), log=lambda m: None, version="v1.37.1")
+    runtime_ok, network_ok, message = k.runtime_state()
+    assert not runtime_ok and not network_ok
+    assert message.startswith("container runtime is down: ")
+    ready = [c for c in k.build_conditions(runtime_ok, network_ok, message) if c["type"] == "Ready"][0]
+    assert (ready["status"], ready["reason"]) == ("False", "KubeletNotReady")
