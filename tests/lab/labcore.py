@@ -23,7 +23,11 @@ ROOT = HERE.parent.parent
 CACHE = ROOT / ".cache"
 LAB_STATE = CACHE / "lab"
 ACNG_DIR = CACHE / "apt-cacher-ng"
-REPO_WWW = CACHE / "kubesim" / "www"
+KUBESIM_OUT = CACHE / "kubesim"
+REPO_WWW = KUBESIM_OUT / "www"
+KUBESIM_MANIFEST = KUBESIM_OUT / "manifest.json"
+# Used only until tests/kubesim/build has written its manifest (it names the mirror's real versions).
+MIRROR_FALLBACK = {"containerd": "2.1.9", "runc": "1.3.6"}
 
 DEFAULT_NAME = "lab"
 DEFAULT_SUBNET = "172.30.10.0/24"
@@ -62,8 +66,19 @@ def addr(subnet: str, host: int) -> str:
     return str(ipaddress.ip_network(subnet)[host])
 
 
+def mirror_versions() -> dict:
+    """containerd/runc versions the stand-in mirror carries (from tests/kubesim/build's manifest)."""
+    versions = dict(MIRROR_FALLBACK)
+    if KUBESIM_MANIFEST.exists():
+        mirror = json.loads(KUBESIM_MANIFEST.read_text()).get("mirror", {})
+        for name in versions:
+            versions[name] = mirror.get(name, {}).get("version", versions[name])
+    return versions
+
+
 def lab_group_vars(subnet: str, distro: str) -> dict:
     gw, repo = addr(subnet, 1), addr(subnet, 2)
+    mirror = mirror_versions()
     v = {
         "kubernetes_package_repository": f"http://{repo}:{REPO_PORT}/core:/stable:",
         "prereqs_package_proxy": f"http://{gw}:{CACHE_PORT}",
@@ -72,6 +87,9 @@ def lab_group_vars(subnet: str, distro: str) -> dict:
         "kubernetes_allow_cgroup_v1": True,
         "container_runtime_containerd_source": "archive",
         "container_runtime_download_base_url": f"http://{repo}:{REPO_PORT}/mirror",
+        "container_runtime_unit_base_url": f"http://{repo}:{REPO_PORT}/mirror",
+        "container_runtime_containerd_version": mirror["containerd"],
+        "container_runtime_runc_version": mirror["runc"],
     }
     if distro == "bookworm":
         # Debian sid's runc (the mirror's) needs glibc 2.38; Debian 12 pairs sid's containerd with its own runc.
@@ -368,6 +386,7 @@ class Lab:
         self._network()
         PackageCache().ensure()
         if self.repo:
+            run([str(ROOT / "tests" / "kubesim" / "build")], capture=False)
             self._repo_server()
         self._keypair()
         t1 = time.monotonic()
@@ -414,9 +433,11 @@ class Lab:
         say(f"repository server {cname}: http://{ip}:{REPO_PORT}/ serving {REPO_WWW} (read-only)")
         docker("run", "-d", "--name", cname, "--hostname", cname, "--label", f"{LABEL}={self.name}",
                "--label", "kubeforge.role=repo", "--network", self.network, "--ip", ip,
-               "-v", f"{REPO_WWW}:/srv/www:ro", "--restart", "no",
+               # the parent is mounted: a rebuild replaces www/ as a whole, and a mount of www/ itself would
+               # keep serving the deleted directory
+               "-v", f"{KUBESIM_OUT}:/srv/kubesim:ro", "--restart", "no",
                IMAGE.format(distro="bookworm"),
-               "python3", "-m", "http.server", str(REPO_PORT), "--bind", ip, "--directory", "/srv/www")
+               "python3", "-m", "http.server", str(REPO_PORT), "--bind", ip, "--directory", "/srv/kubesim/www")
 
     def _keypair(self) -> None:
         if not shutil.which("ssh-keygen") or not shutil.which("ssh"):

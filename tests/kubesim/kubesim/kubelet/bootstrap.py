@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ..apiclient import ApiError, Client
+from ..pki import not_valid_after
 
 CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
@@ -67,7 +68,7 @@ def kubeconfig_client_cert_valid(path, now=None):
     except ValueError:
         return False
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    return cert.not_valid_after_utc > now
+    return not_valid_after(cert) > now
 
 
 def cluster_of(path):
