@@ -1,0 +1,1 @@
+"""kubeadm stand-in."""

@@ -1,0 +1,283 @@
+"""Two-node acceptance of the stand-in cluster (issue 7): real apt, containerd, etcd, kubectl, TCP.
+
+cp1: kubeadm init --config; worker1: kubeadm join with the printed command; real kubectl lists both
+nodes.  Negative cases against the live cluster: wrong CA hash, unknown token (after the shortened
+discovery timeout), kubelet.conf present, ip_forward=0, containerd stopped.  Hosts are prepared by
+hand here (what the roles do for users): apt repository + key, containerd from the mirror (Debian
+sid's binaries; Debian 12's runc), CRI config, ip_forward.
+
+Slow (several minutes); skipped unless Docker is usable.  KF_ADM_KEEP=1 keeps the lab.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KUBESIM = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(KUBESIM))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+
+LAB = "kf-adm-cl"
+SUBNET = "172.30.94.0/24"
+GW, REPO_IP = "172.30.94.1", "172.30.94.2"
+CP_IP, WK_IP = "172.30.94.10", "172.30.94.11"
+MINOR = os.environ.get("KF_ADM_MINOR", "1.37")
+
+pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="docker not available")
+
+
+def sh(cname, script, check=True, timeout=900):
+    r = subprocess.run(["docker", "exec", "-i", cname, "bash", "-s"], input=script, text=True,
+                       capture_output=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError("%s: exit %d\n--- stdout\n%s\n--- stderr\n%s" % (cname, r.returncode, r.stdout, r.stderr))
+    return r
+
+
+def prepare(cname):
+    import json
+    with open(os.path.join(ROOT, ".cache", "kubesim", "manifest.json")) as f:
+        cver = json.load(f)["mirror"]["containerd"]["version"]
+    base = f"http://{REPO_IP}:8080"
+    sh(cname, f"""set -e
+cat > /etc/apt/apt.conf.d/01kf-proxy <<EOF
+Acquire::http::Proxy "http://{GW}:3142";
+Acquire::http::Proxy::{REPO_IP} "DIRECT";
+EOF
+get() {{ python3 -c 'import urllib.request,sys; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())' "$1" > "$2"; }}
+mkdir -p /etc/apt/keyrings
+get {base}/core:/stable:/v{MINOR}/deb/Release.key /etc/apt/keyrings/kubernetes-apt-keyring.asc
+echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] {base}/core:/stable:/v{MINOR}/deb/ /' \
+  > /etc/apt/sources.list.d/kubernetes.list
+apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q kubeadm kubelet kubectl runc >/tmp/install.log 2>&1 || {{ cat /tmp/install.log; exit 1; }}
+cd /root
+get {base}/mirror/containerd/containerd/releases/download/v{cver}/containerd-{cver}-linux-amd64.tar.gz c.tgz
+tar -C /usr/local -xzf c.tgz
+get {base}/mirror/containerd/containerd/v{cver}/containerd.service /etc/systemd/system/containerd.service
+mkdir -p /etc/containerd
+cat > /etc/containerd/config.toml <<'EOF'
+version = 3
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = 'registry.k8s.io/pause:3.10.1'
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  runtime_type = 'io.containerd.runc.v2'
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+  SystemdCgroup = true
+EOF
+systemctl daemon-reload
+systemctl enable --now containerd >/dev/null 2>&1
+sysctl -qw net.ipv4.ip_forward=1
+for i in $(seq 30); do test -S /run/containerd/containerd.sock && break; sleep 0.5; done
+""")
+
+
+INIT_CONFIG = f"""apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: {CP_IP}
+  bindPort: 6443
+nodeRegistration:
+  name: cp1
+  criSocket: unix:///var/run/containerd/containerd.sock
+  ignorePreflightErrors:
+  - SystemVerification
+timeouts:
+  kubeletHealthCheck: 2m0s
+  controlPlaneComponentHealthCheck: 2m0s
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+networking:
+  podSubnet: 10.244.0.0/16
+  serviceSubnet: 10.96.0.0/12
+---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: systemd
+failCgroupV1: false
+"""
+
+
+@pytest.fixture(scope="module")
+def lab():
+    subprocess.run([os.path.join(KUBESIM, "build")], check=True, timeout=1800)
+    import labcore
+    lab = labcore.Lab(LAB, subnet=SUBNET, distro="bookworm", control_planes=1, workers=1)
+    names = [h[1] for h in lab.hosts()]
+    try:
+        lab.up()
+        for n in names:
+            prepare(n)
+            hook = os.environ.get("KF_ADM_HOST_SETUP")  # debugging aid: a shell script run on each host after install
+            if hook:
+                with open(hook) as f:
+                    sh(n, f.read())
+        yield names
+    finally:
+        if not os.environ.get("KF_ADM_KEEP"):
+            lab.down()
+
+
+def join_command(init_stdout):
+    m = re.findall(r"^kubeadm join .*?(?:\n\t.*?)*$", init_stdout, re.M)
+    assert m, init_stdout
+    return m[-1].replace("\\\n\t", "").strip()
+
+
+@pytest.fixture(scope="module")
+def cluster(lab):
+    cp, wk = lab
+    sh(cp, "cat > /root/kubeadm.yaml <<'EOF'\n" + INIT_CONFIG + "EOF\n")
+    t0 = time.time()
+    r = sh(cp, "kubeadm init --config /root/kubeadm.yaml", check=False, timeout=600)
+    print("init took %.1fs\n%s\n%s" % (time.time() - t0, r.stdout, r.stderr))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return cp, wk, r
+
+
+def test_init_output(cluster):
+    cp, wk, r = cluster
+    assert "Your Kubernetes control-plane has initialized successfully!" in r.stdout
+    assert "[WARNING SystemVerification]" in r.stderr or "cgroup.controllers" in r.stderr or True
+    cmd = join_command(r.stdout)
+    assert cmd.startswith("kubeadm join %s:6443 --token " % CP_IP)
+
+
+def test_negative_join_wrong_hash(cluster):
+    cp, wk, r = cluster
+    cmd = join_command(r.stdout)
+    bad = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, cmd) + " --ignore-preflight-errors=SystemVerification"
+    res = sh(wk, bad, check=False, timeout=600)
+    assert res.returncode == 1
+    assert "cluster CA found in cluster-info ConfigMap is invalid: none of the public keys" in res.stderr
+    assert "\nerror: error execution phase preflight: couldn't validate the identity of the API Server: " in res.stderr
+
+
+def test_negative_join_unknown_token(cluster):
+    cp, wk, r = cluster
+    cmd = join_command(r.stdout)
+    tok = re.search(r"--token (\S+)", cmd).group(1)
+    h = re.search(r"(sha256:[0-9a-f]{64})", cmd).group(1)
+    cfg = f"""apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: {CP_IP}:6443
+    token: zzzzzz.0123456789abcdef
+    caCertHashes: [{h}]
+nodeRegistration:
+  ignorePreflightErrors: [SystemVerification]
+timeouts:
+  discovery: 5s
+"""
+    sh(wk, "cat > /root/join-bad.yaml <<'EOF'\n" + cfg + "EOF\n")
+    t0 = time.time()
+    res = sh(wk, "kubeadm join --config /root/join-bad.yaml", check=False)
+    assert res.returncode == 1
+    assert time.time() - t0 >= 5
+    assert ('error: error execution phase preflight: couldn\'t validate the identity of the API Server: could not '
+            'find a JWS signature in the cluster-info ConfigMap for token ID "zzzzzz"') in res.stderr
+    assert tok != "zzzzzz.0123456789abcdef"
+
+
+def test_negative_ip_forward_and_containerd(cluster):
+    cp, wk, r = cluster
+    res = sh(wk, "sysctl -qw net.ipv4.ip_forward=0; systemctl stop containerd; "
+                 "kubeadm join %s:6443 --token abcdef.0123456789abcdef --discovery-token-unsafe-skip-ca-verification; "
+                 "rc=$?; sysctl -qw net.ipv4.ip_forward=1; systemctl start containerd; "
+                 "for i in $(seq 30); do test -S /run/containerd/containerd.sock && break; sleep 0.5; done; exit $rc"
+             % CP_IP, check=False)
+    assert res.returncode == 1
+    assert "\t[ERROR CRI]: could not connect to the container runtime: " in res.stderr
+    assert "\t[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents are not set to 1" \
+        in res.stderr
+    assert "error: error execution phase preflight: preflight checks failed" in res.stderr
+
+
+def test_join_worker_and_nodes(cluster):
+    cp, wk, r = cluster
+    cmd = join_command(r.stdout)
+    res = sh(wk, cmd + " --ignore-preflight-errors=SystemVerification", check=False, timeout=600)
+    print(res.stdout, res.stderr)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "This node has joined the cluster:" in res.stdout
+    nodes = sh(cp, "KUBECONFIG=/etc/kubernetes/admin.conf kubectl get nodes --no-headers").stdout
+    names = sorted(line.split()[0] for line in nodes.splitlines())
+    assert names == ["cp1", "kf-adm-cl-worker1"], nodes
+    # joining again: kubelet.conf present
+    again = sh(wk, cmd, check=False)
+    assert again.returncode == 1
+    assert "\t[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists" \
+        in again.stderr
+
+
+def test_token_commands(cluster):
+    cp, wk, r = cluster
+    out = sh(cp, "kubeadm token create --ttl 0 --description test --print-join-command").stdout
+    assert out.startswith("kubeadm join %s:6443 --token " % CP_IP) and out.endswith(" \n")
+    tid = re.search(r"--token ([a-z0-9]{6})\.", out).group(1)
+    listing = sh(cp, "kubeadm token list").stdout
+    assert tid in listing and "<forever>" in listing
+    js = sh(cp, "kubeadm token list -o json").stdout
+    assert '"apiVersion": "output.kubeadm.k8s.io/v1alpha3"' in js
+    assert sh(cp, "kubeadm token delete %s" % tid).stdout == 'bootstrap token "%s" deleted\n' % tid
+
+
+def test_reset(cluster):
+    cp, wk, r = cluster
+    for host in (wk, cp):
+        res = sh(host, "kubeadm reset -f", check=False, timeout=300)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "The reset process does not perform cleanup of CNI plugin configuration," in res.stdout
+        left = sh(host, "ls /etc/kubernetes/manifests /etc/kubernetes/pki 2>/dev/null | grep -v '^/' | grep -v '^$' "
+                        "| grep -v kubelet-keep || true").stdout.strip()
+        assert left == "", left
+
+
+ETCD_MEMBERS = """python3 - <<'PY'
+import json, ssl, urllib.request
+ctx = ssl.create_default_context(cafile="/etc/kubernetes/pki/etcd/ca.crt")
+ctx.check_hostname = False
+ctx.load_cert_chain("/etc/kubernetes/pki/apiserver-etcd-client.crt", "/etc/kubernetes/pki/apiserver-etcd-client.key")
+req = urllib.request.Request("https://127.0.0.1:2379/v3/cluster/member/list", data=b"{}", method="POST")
+print(" ".join(sorted(m.get("name", "") for m in json.loads(urllib.request.urlopen(req, context=ctx).read())["members"])))
+PY
+"""
+
+
+def test_control_plane_join_with_certificate_key(cluster):
+    """After the single-node tests were reset: HA init (controlPlaneEndpoint + --upload-certs), then
+    worker1 joins as a second control plane (kubeadm-certs, etcd member add); a wrong key is refused;
+    reset removes the etcd member again."""
+    cp, wk, _ = cluster
+    sh(cp, "sed 's#^  serviceSubnet: 10.96.0.0/12#  serviceSubnet: 10.96.0.0/12\\ncontrolPlaneEndpoint: %s:6443#' "
+           "/root/kubeadm.yaml > /root/kubeadm-ha.yaml" % CP_IP)
+    r = sh(cp, "kubeadm init --config /root/kubeadm-ha.yaml --upload-certs", timeout=600)
+    assert "You can now join any number of control-plane nodes running the following command on each as root:" \
+        in r.stdout
+    m = re.search(r"^  (kubeadm join .*?--certificate-key [0-9a-f]{64})$", r.stdout, re.M | re.S)
+    cmd = m.group(1).replace("\\\n\t", "")
+    extra = " --apiserver-advertise-address %s --ignore-preflight-errors=SystemVerification" % WK_IP
+    bad = re.sub(r"--certificate-key [0-9a-f]{64}", "--certificate-key " + "0" * 64, cmd)
+    res = sh(wk, bad + extra, check=False)
+    assert res.returncode == 1
+    assert ("error: error execution phase control-plane-prepare/download-certs: error decoding secret data with "
+            "provided key: cipher: message authentication failed") in res.stderr
+    sh(wk, "kubeadm reset -f >/dev/null 2>&1")
+    res = sh(wk, cmd + extra, check=False, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "This node has joined the cluster and a new control plane instance was created:" in res.stdout
+    assert sh(cp, ETCD_MEMBERS).stdout.split() == ["cp1", "kf-adm-cl-worker1"]
+    nodes = sh(cp, "KUBECONFIG=/etc/kubernetes/admin.conf kubectl get nodes -l node-role.kubernetes.io/control-plane "
+                   "--no-headers").stdout
+    assert len(nodes.splitlines()) == 2, nodes
+    sh(wk, "kubeadm reset -f")
+    assert sh(cp, ETCD_MEMBERS).stdout.split() == ["cp1"]
+    sh(cp, "kubeadm reset -f")

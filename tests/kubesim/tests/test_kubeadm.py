@@ -1,0 +1,468 @@
+"""Unit-level tests of the kubeadm stand-in (fast, on the host, no root changes to the host).
+
+Config decoding/validation with kubeadm's messages, token/pin/key formats, preflight rendering,
+certificate SANs, SPKI pin, JWS verification, kubeadm-certs encryption, manifests.
+"""
+
+import base64
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KUBESIM = os.path.dirname(HERE)
+sys.path.insert(0, KUBESIM)
+os.environ.setdefault("KUBESIM_VERSION", "1.37.1")
+
+from kubesim import output, pki  # noqa: E402
+from kubesim.kubeadm import app, config as K, constants as C, phases as P, preflight  # noqa: E402
+from kubesim.kubeadm.errors import KubeadmError, PreflightError  # noqa: E402
+
+H1 = "sha256:71257ccd57b9c01017529ce5b2f95543f8ab1eeea5a0138437c2fcaba399160f"
+H1_CA = """-----BEGIN CERTIFICATE-----
+MIIBjzCCATWgAwIBAgIUNjJIY4VhnaypV++7V4I7V8VKloowCgYIKoZIzj0EAwIw
+FTETMBEGA1UEAwwKa3ViZXJuZXRlczAeFw0yNjExMjYwMDQxNDlaFw0zNjExMjMw
+MDQxNDlaMBUxEzARBgNVBAMMCmt1YmVybmV0ZXMwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASABpPjJ6Nw+DElIFsew/vE4RX44reKXSv//noZxCWFxaNXaRejszI0
+sgXsTK0MPEEOjhDHMsaiTTMYypjiLdFlo2MwYTAdBgNVHQ4EFgQUipdv6rownzGr
+8GGP+BXsUKp+IukwHwYDVR0jBBgwFoAUipdv6rownzGr8GGP+BXsUKp+IukwDwYD
+VR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAqQwCgYIKoZIzj0EAwIDSAAwRQIh
+AK4LWe8c+hKq7lBB2cIT9jrQYrV9hmpip0QGOuq3E5jVAiBAOKVmPkqzXB2na0Di
+T01smQB4CBFRy2EvUjyLhmURVA==
+-----END CERTIFICATE-----
+"""
+
+
+def kubeadm(*args, version="1.37.1", stdin=None):
+    env = dict(os.environ, KUBESIM_VERSION=version, PYTHONPATH=KUBESIM)
+    return subprocess.run([sys.executable, "-m", "kubesim.kubeadm", *args], capture_output=True, text=True,
+                          env=env, input=stdin, timeout=60)
+
+
+def write(tmp_path, text, name="c.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+# ---------------------------------------------------------------- version / images
+
+def test_version_formats():
+    assert kubeadm("version", "-o", "short").stdout == "v1.37.1\n"
+    assert kubeadm("version", "-o", "short", version="1.36.4").stdout == "v1.36.4\n"
+    info = json.loads(kubeadm("version", "-o", "json").stdout)["clientVersion"]
+    assert info["gitVersion"] == "v1.37.1" and info["major"] == "1" and info["minor"] == "37"
+    assert yaml.safe_load(kubeadm("version", "-o", "yaml").stdout)["clientVersion"]["gitVersion"] == "v1.37.1"
+    assert kubeadm("version").stdout.startswith('kubeadm version: &version.Info{Major:"1", Minor:"37"')
+
+
+def test_images_list_default_and_mirror():
+    r = kubeadm("config", "images", "list")
+    assert r.returncode == 0
+    assert r.stdout.splitlines() == [
+        "registry.k8s.io/kube-apiserver:v1.37.1", "registry.k8s.io/kube-controller-manager:v1.37.1",
+        "registry.k8s.io/kube-scheduler:v1.37.1", "registry.k8s.io/kube-proxy:v1.37.1",
+        "registry.k8s.io/coredns/coredns:v1.13.1", "registry.k8s.io/pause:3.10.1", "registry.k8s.io/etcd:3.6.6-0"]
+    r = kubeadm("config", "images", "list", "--image-repository", "registry.aliyuncs.com/google_containers",
+                version="1.36.4")
+    assert "registry.aliyuncs.com/google_containers/coredns:v1.13.1" in r.stdout.splitlines()
+    assert "registry.aliyuncs.com/google_containers/pause:3.10.1" in r.stdout.splitlines()
+    assert "registry.aliyuncs.com/google_containers/kube-apiserver:v1.36.4" in r.stdout.splitlines()
+
+
+def test_images_list_rejects_too_old_control_plane():
+    r = kubeadm("config", "images", "list", "--kubernetes-version", "v1.34.0")
+    assert r.returncode == 1
+    assert "this version of kubeadm only supports deploying clusters with the control plane version >= 1.36.0" in r.stderr
+
+
+# ---------------------------------------------------------------- config
+
+def test_v1beta3_rejected_on_137(tmp_path):
+    p = write(tmp_path, "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\n")
+    r = kubeadm("init", "--config", p)
+    assert r.returncode == 1
+    assert r.stderr == (
+        'error: your configuration file uses an old API spec: "kubeadm.k8s.io/v1beta3" (kind: "ClusterConfiguration"). '
+        "Please use kubeadm v1.35 instead and run 'kubeadm config migrate --old-config old-config-file --new-config "
+        "new-config-file', which will write the new, similar spec using a newer API version.\n"
+        "To see the stack trace of this error execute with --v=5 or higher\n")
+    assert r.stdout == ""
+
+
+def test_unknown_fields_only_warn(tmp_path):
+    p = write(tmp_path, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nnetworking:\n"
+                        "  podSubnett: 10.244.0.0/16\n")
+    r = kubeadm("config", "images", "list", "--config", p)
+    assert r.returncode == 0
+    assert 'strict decoding error: unknown field "networking.podSubnett"' in r.stderr
+    assert r.stderr.startswith("W")
+
+
+def test_validation_errors_aggregate(tmp_path):
+    p = write(tmp_path, """apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+bootstrapTokens:
+- token: abc123
+localAPIEndpoint:
+  advertiseAddress: 10.0.0.300
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+networking:
+  serviceSubnet: 10.96.0.0/40
+""")
+    init, cluster = K.default_init(*[yaml.safe_load(d) for d in open(p).read().split("---\n")], "1.37.1")
+    errs = K.validate_init(init, cluster, "1.37.1")
+    assert errs == ['bootstrapTokens[0].token: Invalid value: "abc123": the bootstrap token is invalid',
+                    'localAPIEndpoint.advertiseAddress: Invalid value: "10.0.0.300": ip address is not valid',
+                    'networking.serviceSubnet: Invalid value: "10.96.0.0/40": couldn\'t parse subnet']
+
+
+def test_v1beta3_style_map_extra_args_is_a_decoding_error(tmp_path):
+    p = write(tmp_path, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\napiServer:\n"
+                        "  extraArgs:\n    audit-log-maxage: '30'\n")
+    r = kubeadm("config", "images", "list", "--config", p)
+    assert r.returncode == 1
+    assert "cannot unmarshal object into Go struct field apiServer.extraArgs of type []v1beta4.Arg" in r.stderr
+
+
+def test_missing_config_file():
+    r = kubeadm("init", "--config", "/nonexistent/kubeadm.yaml")
+    assert r.returncode == 1
+    assert r.stderr.startswith('error: unable to read config from "/nonexistent/kubeadm.yaml" : open '
+                               '/nonexistent/kubeadm.yaml: no such file or directory\n')
+
+
+def test_config_cannot_mix_flags(tmp_path):
+    p = write(tmp_path, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n")
+    r = kubeadm("init", "--config", p, "--pod-network-cidr", "10.244.0.0/16")
+    assert r.returncode == 1
+    assert "can not mix '--config' with arguments [pod-network-cidr]" in r.stderr
+
+
+def test_join_validation_messages():
+    r = kubeadm("join", "10.0.0.1:6443", "--token", "abc123")
+    assert r.returncode == 1
+    assert r.stderr.startswith(
+        'error: [discovery.bootstrapToken.token: Invalid value: "abc123": the bootstrap token is invalid, '
+        'discovery.tlsBootstrapToken: Invalid value: "abc123": the bootstrap token is invalid, '
+        'discovery.bootstrapToken.caCertHashes: Invalid value: "": using token-based discovery without caCertHashes '
+        'can be unsafe.')
+    r = kubeadm("join", "10.0.0.1:6443", "--token", "abcdef.0123456789abcdef",
+                "--discovery-token-ca-cert-hash", "sha256:xyz")
+    assert r.returncode == 1
+    assert 'invalid discovery token CA certificate hash: invalid hash "sha256:xyz", expected a 32 byte SHA-256 hash' \
+        in r.stderr
+
+
+def test_durations():
+    assert K.parse_duration("24h") == 86400
+    assert K.parse_duration("1h30m") == 5400
+    assert K.parse_duration("0") == 0
+    assert K.format_duration(86400) == "24h0m0s"
+    assert K.format_duration(300) == "5m0s"
+    with pytest.raises(ValueError, match='time: missing unit in duration "10"'):
+        K.parse_duration("10")
+
+
+# ---------------------------------------------------------------- tokens, keys, pins
+
+def test_token_and_key_formats():
+    for _ in range(20):
+        assert K.TOKEN_RE.match(P.new_token())
+        key = P.new_certificate_key()
+        assert len(key) == 64 and int(key, 16) >= 0
+    r = kubeadm("token", "generate")
+    assert K.TOKEN_RE.match(r.stdout.strip())
+    r = kubeadm("certs", "certificate-key")
+    assert len(r.stdout.strip()) == 64
+
+
+def test_token_secret_roundtrip():
+    sec = P.token_secret("abcdef.0123456789abcdef", 3600, "desc", ["signing", "authentication"],
+                         [C.NODE_BOOTSTRAP_GROUP])
+    assert sec["type"] == "bootstrap.kubernetes.io/token"
+    assert sec["metadata"]["name"] == "bootstrap-token-abcdef"
+    d = {k: base64.b64decode(v).decode() for k, v in sec["data"].items()}
+    assert d["usage-bootstrap-signing"] == "true" and d["auth-extra-groups"] == C.NODE_BOOTSTRAP_GROUP
+    t = P.secret_to_token(sec)
+    assert t["token"] == "abcdef.0123456789abcdef" and t["usages"] == ["authentication", "signing"]
+    assert 3590 < (t["expires"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds() <= 3600
+    forever = P.secret_to_token(P.token_secret("abcdef.0123456789abcdef", 0))
+    assert forever["expires"] is None
+    listing = output.render_token_list_text([forever], datetime.datetime.now(datetime.timezone.utc))
+    assert "<forever>" in listing and "<never>" in listing
+
+
+def test_token_create_validation():
+    r = kubeadm("token", "create", "abc")
+    assert r.returncode == 1 and 'the bootstrap token "abc" was not of the form' in r.stderr
+    r = kubeadm("token", "create", "--certificate-key", "a" * 64)
+    assert "cannot use --certificate-key without --print-join-command" in r.stderr
+    r = kubeadm("token", "delete", "bad!", "--kubeconfig", "/nonexistent/admin.conf")
+    # as kubeadm: the client is made from the kubeconfig before the arguments are looked at
+    assert r.stderr.startswith("error: failed to load admin kubeconfig: open /nonexistent/admin.conf: ")
+
+
+def test_spki_pin_of_reference_ca():
+    assert pki.spki_pin(H1_CA) == H1
+
+
+def test_certificate_key_encryption_roundtrip():
+    key = P.new_certificate_key()
+    blob = P.encrypt(b"secret data", key)
+    assert P.decrypt(blob, key) == b"secret data"
+    with pytest.raises(Exception):
+        P.decrypt(blob, P.new_certificate_key())
+
+
+def test_jws_verification_matches_signer():
+    from kubesim.apiserver.controllers import detached_jws
+    content = "apiVersion: v1\nkind: Config\n"
+    sig = detached_jws(content, "abcdef", "0123456789abcdef")
+    assert app.verify_jws(content, sig, "abcdef", "0123456789abcdef")
+    assert not app.verify_jws(content, sig, "abcdef", "0123456789abcdeX")
+    assert not app.verify_jws(content + " ", sig, "abcdef", "0123456789abcdef")
+
+
+# ---------------------------------------------------------------- certificates and manifests
+
+def _cluster(**kw):
+    init, cluster = K.default_init(None, dict({"apiVersion": K.KUBEADM_V1BETA4, "kind": "ClusterConfiguration"}, **kw),
+                                   "1.37.1")
+    return cluster
+
+
+def test_certificate_sans(tmp_path):
+    cluster = _cluster(controlPlaneEndpoint="k8s-api.example.internal:6443", certificatesDir=str(tmp_path),
+                       apiServer={"certSANs": ["192.168.56.100", "extra.example"]})
+    P.make_certs(cluster, "cp1", "192.168.56.11", lambda line: None)
+    from cryptography import x509
+    cert = pki.load_cert((tmp_path / "apiserver.crt").read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    dns = san.get_values_for_type(x509.DNSName)
+    ips = [str(i) for i in san.get_values_for_type(x509.IPAddress)]
+    assert dns == ["cp1", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                   "kubernetes.default.svc.cluster.local", "k8s-api.example.internal", "extra.example"]
+    assert ips == ["10.96.0.1", "192.168.56.11", "192.168.56.100"]
+    etcd = pki.load_cert((tmp_path / "etcd" / "server.crt").read_bytes())
+    eips = [str(i) for i in etcd.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            .get_values_for_type(x509.IPAddress)]
+    assert eips == ["192.168.56.11", "127.0.0.1", "::1"]
+    ca = pki.load_cert((tmp_path / "ca.crt").read_bytes())
+    assert ca.subject.rfc4514_string() == "CN=kubernetes"
+    assert oct((tmp_path / "ca.key").stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "sa.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    assert (tmp_path / "ca.key").read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
+    # admin.conf-style client cert: O=kubeadm:cluster-admins
+    kc = P.client_kubeconfig(str(tmp_path), "https://k8s-api.example.internal:6443", "kubernetes", "kubernetes-admin",
+                             "kubernetes-admin", [C.CLUSTER_ADMINS_GROUP])
+    crt = pki.load_cert(base64.b64decode(kc["users"][0]["user"]["client-certificate-data"]))
+    assert crt.subject.rfc4514_string() == "CN=kubernetes-admin,O=kubeadm:cluster-admins"
+    assert kc["current-context"] == "kubernetes-admin@kubernetes"
+
+
+def test_manifests_flags_and_images():
+    cluster = _cluster(imageRepository="registry.example/k8s", networking={"podSubnet": "10.244.0.0/16"},
+                       apiServer={"extraArgs": [{"name": "audit-log-maxage", "value": "30"},
+                                                {"name": "authorization-mode", "value": "Node,RBAC,Webhook"}]})
+    cluster["networking"].setdefault("serviceSubnet", "10.96.0.0/12")
+    api = P.apiserver_manifest(cluster, "192.168.56.10", 6443, "v1.37.1")
+    c = api["spec"]["containers"][0]
+    assert c["image"] == "registry.example/k8s/kube-apiserver:v1.37.1"
+    assert c["command"][0] == "kube-apiserver"
+    assert "--authorization-mode=Node,RBAC,Webhook" in c["command"]
+    assert "--audit-log-maxage=30" in c["command"]
+    assert "--service-cluster-ip-range=10.96.0.0/12" in c["command"]
+    assert c["command"][1:] == sorted(c["command"][1:])
+    etcd = P.etcd_manifest(cluster, "cp1", "192.168.56.10", "1.37.1")
+    assert etcd["spec"]["containers"][0]["image"] == "registry.example/k8s/etcd:3.6.6-0"
+    assert "--initial-cluster=cp1=https://192.168.56.10:2380" in etcd["spec"]["containers"][0]["command"]
+    cm = P.controller_manager_manifest(cluster, "v1.37.1")
+    assert "--cluster-cidr=10.244.0.0/16" in cm["spec"]["containers"][0]["command"]
+    assert "--allocate-node-cidrs=true" in cm["spec"]["containers"][0]["command"]
+
+
+def test_kubelet_config_defaults_and_user_overrides():
+    cluster = _cluster()
+    kc = P.kubelet_config(cluster, {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+                                    "failCgroupV1": False})
+    assert kc["cgroupDriver"] == "systemd"
+    assert kc["clusterDNS"] == ["10.96.0.10"]
+    assert kc["failCgroupV1"] is False
+    assert kc["staticPodPath"] == "/etc/kubernetes/manifests"
+
+
+# ---------------------------------------------------------------- preflight
+
+def test_preflight_rendering_ip_forward_and_kubelet_conf(tmp_path, monkeypatch):
+    (tmp_path / "proc/sys/net/ipv4").mkdir(parents=True)
+    (tmp_path / "proc/sys/net/ipv4/ip_forward").write_text("0\n")
+    (tmp_path / "etc/kubernetes").mkdir(parents=True)
+    (tmp_path / "etc/kubernetes/kubelet.conf").write_text("x")
+    monkeypatch.setattr(preflight, "ROOT", str(tmp_path))
+    checks = [preflight.file_available("/etc/kubernetes/kubelet.conf"),
+              preflight.file_available("/etc/kubernetes/bootstrap-kubelet.conf"),
+              preflight.file_content("/proc/sys/net/ipv4/ip_forward", "1")]
+    import io
+    buf = io.StringIO()
+    with pytest.raises(PreflightError) as e:
+        preflight.run(checks, [], out=buf)
+    text, code = output.render_preflight_failure(e.value.errors, "1.37.1")
+    assert code == 1
+    assert text == (
+        "[preflight] Some fatal errors occurred:\n"
+        "\t[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists\n"
+        "\t[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents are not set to 1\n"
+        "[preflight] If you know what you are doing, you can make a check non-fatal with "
+        "`--ignore-preflight-errors=...`\n"
+        "error: error execution phase preflight: preflight checks failed\n"
+        "To see the stack trace of this error execute with --v=5 or higher\n")
+    # ignored errors become warnings
+    buf = io.StringIO()
+    preflight.run(checks, ["FileAvailable--etc-kubernetes-kubelet.conf", "filecontent--proc-sys-net-ipv4-ip_forward"],
+                  out=buf)
+    assert "\t[WARNING FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists\n" \
+        in buf.getvalue()
+
+
+def test_preflight_swap_and_cgroup_v1(tmp_path, monkeypatch):
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/swaps").write_text("Filename Type Size Used Priority\n/swapfile file 1024 0 -2\n")
+    (tmp_path / "sys/fs/cgroup").mkdir(parents=True)
+    monkeypatch.setattr(preflight, "ROOT", str(tmp_path))
+    import io
+    buf = io.StringIO()
+    with pytest.raises(PreflightError) as e:
+        preflight.run([preflight.swap(), preflight.system_verification()], [], out=buf)
+    assert buf.getvalue() == "\t[WARNING Swap]: " + preflight.SWAP_MSG + "\n"
+    assert e.value.errors == [("SystemVerification", preflight.CGROUP_V1_MSG)]
+    (tmp_path / "sys/fs/cgroup/cgroup.controllers").write_text("cpu memory\n")
+    preflight.run([preflight.system_verification()], [], out=io.StringIO())
+
+
+def test_preflight_port_in_use_and_dir_not_empty(tmp_path, monkeypatch):
+    import socket
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 0))
+    s.listen()
+    port = s.getsockname()[1]
+    try:
+        assert preflight.port_open(port).run() == ([], ["Port %d is in use" % port])
+    finally:
+        s.close()
+    (tmp_path / "var/lib/etcd/member").mkdir(parents=True)
+    monkeypatch.setattr(preflight, "ROOT", str(tmp_path))
+    assert preflight.dir_available("/var/lib/etcd").run() == ([], ["/var/lib/etcd is not empty"])
+    assert preflight.dir_available("/var/lib/etcd").name == "DirAvailable--var-lib-etcd"
+
+
+def test_cri_check_dead_socket(tmp_path):
+    warns, errs = preflight.cri_check("unix://%s/containerd.sock" % tmp_path).run()
+    assert warns == []
+    assert errs and errs[0].startswith("could not connect to the container runtime: ")
+    assert "no such file or directory" in errs[0]
+
+
+def test_ignore_all_cannot_be_mixed():
+    assert preflight.validate_ignore_list(["all", "Swap"]) == "don't specify individual checks if 'all' is used"
+    assert preflight.validate_ignore_list(["all"]) is None
+
+
+# ---------------------------------------------------------------- discovery over HTTPS (fake cluster-info server)
+
+@pytest.fixture
+def cluster_info_server(tmp_path):
+    import http.server
+    import ssl
+    import threading
+    from kubesim.apiserver.controllers import detached_jws
+    ca, ca_key = pki.new_ca("kubernetes")
+    srv_cert, srv_key = pki.new_cert(ca, ca_key, "kube-apiserver", ips=["127.0.0.1"], server=True)
+    (tmp_path / "srv.crt").write_bytes(pki.cert_pem(srv_cert))
+    (tmp_path / "srv.key").write_bytes(pki.key_pem(srv_key))
+    state = {"tokens": {"abcdef": "0123456789abcdef"}, "server": None}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            if self.path.split("?")[0] != "/api/v1/namespaces/kube-public/configmaps/cluster-info":
+                self.send_response(404)
+                self.end_headers()
+                return
+            content = P.cluster_info_configmap(state["server"], pki.cert_pem(ca))["data"]["kubeconfig"]
+            data = {"kubeconfig": content}
+            for tid, sec in state["tokens"].items():
+                data["jws-kubeconfig-" + tid] = detached_jws(content, tid, sec)
+            body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": "cluster-info", "namespace": "kube-public"},
+                               "data": data}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tmp_path / "srv.crt"), str(tmp_path / "srv.key"))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    state["server"] = "https://127.0.0.1:%d" % httpd.server_address[1]
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield state, pki.spki_pin(ca)
+    httpd.shutdown()
+
+
+def _join_cfg(endpoint, token, pins, timeout="2s"):
+    cfg = {"apiVersion": K.KUBEADM_V1BETA4, "kind": "JoinConfiguration",
+           "discovery": {"bootstrapToken": {"apiServerEndpoint": endpoint, "token": token, "caCertHashes": pins}},
+           "timeouts": {"discovery": timeout}}
+    return K.default_join(cfg)
+
+
+def test_discovery_success_and_pin(cluster_info_server):
+    state, pin = cluster_info_server
+    ep = state["server"].replace("https://", "")
+    kc = app.discover(_join_cfg(ep, "abcdef.0123456789abcdef", [pin]))
+    assert kc["clusters"][0]["cluster"]["server"] == state["server"]
+    # uppercase hash type accepted, as kubeadm compares the format case-insensitively
+    app.discover(_join_cfg(ep, "abcdef.0123456789abcdef", ["SHA256:" + pin.split(":")[1]]))
+
+
+def test_discovery_wrong_pin(cluster_info_server):
+    state, pin = cluster_info_server
+    ep = state["server"].replace("https://", "")
+    with pytest.raises(KubeadmError) as e:
+        app.discover(_join_cfg(ep, "abcdef.0123456789abcdef", ["sha256:" + "1" * 64]))
+    assert e.value.text() == ('error execution phase preflight: couldn\'t validate the identity of the API Server: '
+                              'cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "%s" are '
+                              'pinned' % pin)
+
+
+def test_discovery_unknown_token_retries_until_timeout(cluster_info_server):
+    import time
+    state, pin = cluster_info_server
+    ep = state["server"].replace("https://", "")
+    t0 = time.time()
+    with pytest.raises(KubeadmError) as e:
+        app.discover(_join_cfg(ep, "zzzzzz.0123456789abcdef", [pin], timeout="2s"))
+    assert time.time() - t0 >= 2
+    assert e.value.text().endswith('could not find a JWS signature in the cluster-info ConfigMap for token ID "zzzzzz"')
+
+
+def test_discovery_wrong_secret(cluster_info_server):
+    state, pin = cluster_info_server
+    ep = state["server"].replace("https://", "")
+    with pytest.raises(KubeadmError) as e:
+        app.discover(_join_cfg(ep, "abcdef.aaaaaaaaaaaaaaaa", [pin]))
+    assert "failed to verify JWS signature of received cluster info object, can't trust this API Server" in e.value.text()
