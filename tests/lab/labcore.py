@@ -390,12 +390,12 @@ class Lab:
             self._repo_server()
         self._keypair()
         t1 = time.monotonic()
-        for group, cname, ip in self.hosts():
+        for _group, cname, ip in self.hosts():
             self._host(cname, ip)
-        for group, cname, ip in self.hosts():
+        for _group, cname, _ip in self.hosts():
             self._wait_booted(cname)
             self._provision_user(cname)
-        for group, cname, ip in self.hosts():
+        for _group, cname, ip in self.hosts():
             self._wait_ssh(cname, ip)
         self._inventory()
         say(f"hosts ready in {time.monotonic() - t1:.1f} s; lab '{self.name}' up in {time.monotonic() - t0:.1f} s")

@@ -67,7 +67,7 @@ def validate_meta(ops, obj):
         raise invalid(ops.res, meta.get("name", ""), "metadata.annotations: Too long: may not be more than %d bytes"
                       % ANNOTATIONS_LIMIT, [{"reason": "FieldValueTooLong", "field": "metadata.annotations",
                                              "message": "Too long: may not be more than %d bytes" % ANNOTATIONS_LIMIT}])
-    for k, v in (meta.get("labels") or {}).items():
+    for _k, v in (meta.get("labels") or {}).items():
         if not isinstance(v, str) or len(v) > 63:
             raise invalid(ops.res, meta.get("name", ""), 'metadata.labels: Invalid value: "%s": must be no more '
                           "than 63 characters" % v)

@@ -214,7 +214,7 @@ class Controllers:
                 log("csr %s: cannot sign: %s" % (name, e))
                 continue
 
-            def issue(o):
+            def issue(o, pem=pem):
                 if (o.get("status") or {}).get("certificate"):
                     return None
                 o.setdefault("status", {})["certificate"] = base64.b64encode(pem).decode()

@@ -25,7 +25,7 @@ BOOL_FLAGS = {
     "allow-metric-labels-manifest-unused", "v-unused", "logtostderr", "alsologtostderr", "one-output",
     "skip-headers", "skip-log-headers", "add-dir-header", "help", "version-unused", "cors-allowed-origins-unused",
     "emulated-version-unused", "enable-admission-plugins-unused", "authentication-config-unused",
-    "enable-logs-handler", "delete-collection-workers-unused", "requestheader-uid-headers-unused",
+    "delete-collection-workers-unused", "requestheader-uid-headers-unused",
     "disable-http2-serving", "goaway-chance-unused", "livez-grace-period-unused", "enable-debugging-handlers-unused",
 }
 
@@ -59,9 +59,9 @@ IGNORED = {
     "shutdown-send-retry-after", "shutdown-watch-termination-grace-period", "storage-backend", "storage-media-type",
     "strict-transport-security-directives", "tls-cipher-suites", "tls-min-version", "tls-sni-cert-key",
     "token-auth-file", "tracing-config-file", "v", "vmodule", "watch-cache", "watch-cache-sizes",
-    "advertise-address", "endpoint-reconciler-type", "etcd-prefix", "contention-profiling", "debug-socket-path",
+    "advertise-address", "etcd-prefix", "contention-profiling", "debug-socket-path",
     "allow-metric-labels", "allow-metric-labels-manifest", "disabled-metrics", "show-hidden-metrics-for-version",
-    "kubernetes-service-node-port", "proxy-client-key-file", "peer-advertise-ip", "peer-advertise-port",
+    "kubernetes-service-node-port", "peer-advertise-ip", "peer-advertise-port",
     "peer-ca-file", "service-account-signing-endpoint", "coordinated-leadership-lease-duration",
     "coordinated-leadership-renew-deadline", "coordinated-leadership-retry-period", "disable-http2-serving",
     "log-text-info-buffer-size", "log-text-split-stream", "log-json-info-buffer-size", "log-json-split-stream",

@@ -515,7 +515,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_json(200, {"paths": paths})
 
     def openapi_v3_doc(self, gvpath):
-        for g, v, p in self.gv_paths():
+        for g, v, p in self.gv_paths():  # noqa: B007 -- g and v are used after the loop breaks
             if p == gvpath:
                 break
         else:

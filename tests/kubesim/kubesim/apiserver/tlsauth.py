@@ -37,7 +37,8 @@ def _libssl():
             continue
         try:
             lib = ctypes.CDLL(name)
-            lib.SSL_CTX_set_verify
+            if not hasattr(lib, "SSL_CTX_set_verify"):
+                continue
             return lib
         except (OSError, AttributeError):
             continue

@@ -6,13 +6,12 @@ Only the leader (Lease kube-system/kube-controller-manager) reconciles.
 """
 
 import copy
-import datetime
 import logging
 import time
 
 from ..apiclient import ApiError, resource_path
 from . import logic
-from .leader import LeaderElector, now_micro, parse_time, utcnow
+from .leader import LeaderElector, now_micro, utcnow
 
 log = logging.getLogger("kube-controller-manager")
 

@@ -105,7 +105,7 @@ def _type_errors(obj, schema, kind, path=""):
         if isinstance(sub, list) and v is not None and not isinstance(v, list):
             got = "object" if isinstance(v, dict) else ("string" if isinstance(v, str) else "number")
             errs.append("json: cannot unmarshal %s into Go struct field %s of type []v1beta4.%s"
-                        % (got, path + k if path else k, "Arg" if "Args" in k else "BootstrapToken" if k == "bootstrapTokens" else "Taint" if k == "taints" else "HostPathMount" if k == "extraVolumes" else "EnvVar"))
+                        % (got, path + k if path else k, "Arg" if "Args" in k else "BootstrapToken" if k == "bootstrapTokens" else "Taint" if k == "taints" else "HostPathMount" if k == "extraVolumes" else "EnvVar"))  # noqa: E501 -- kubeadm's message, kept on one line to compare with upstream
         elif isinstance(sub, dict) and isinstance(v, dict):
             errs += _type_errors(v, sub, kind, path + k + ".")
     return errs
@@ -184,7 +184,7 @@ def split_documents(path, version, allowed_kinds):
     out = {}
     for doc in docs:
         if not isinstance(doc, dict):
-            raise KubeadmError("couldn't get version/kind; json parse error: json: cannot unmarshal string into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }")
+            raise KubeadmError("couldn't get version/kind; json parse error: json: cannot unmarshal string into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }")  # noqa: E501 -- kubeadm's message, kept on one line to compare with upstream
         api, kind = doc.get("apiVersion", ""), doc.get("kind", "")
         if not kind:
             raise KubeadmError("Object 'Kind' is missing in '%s'" % yaml.safe_dump(doc, default_flow_style=True).strip())

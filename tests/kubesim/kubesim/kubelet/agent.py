@@ -461,7 +461,6 @@ class Kubelet:
     # ----------------------------------------------------------- status helpers
     def compose_status(self, pod, phase, states, init_states=None, host_network=True, node=None,
                        sandbox_ready=True, initialized=True):
-        uid = pod["metadata"].get("uid")
         ready = phase == "Running" and all(s[2] for s in states)
         status = {"phase": phase, "hostIP": self.node_ip, "hostIPs": [{"ip": self.node_ip}],
                   "qosClass": (pod.get("status") or {}).get("qosClass") or "BestEffort"}
