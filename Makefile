@@ -22,7 +22,7 @@ WORKERS ?= 2
 LOADBALANCERS ?= 0
 DISTRO ?= bookworm
 
-.PHONY: help venv lint sanity units validate kubesim-test lab-test molecule test lab lab-down bench clean
+.PHONY: help venv lint sanity units validate kubesim-test lab-test lb-test molecule test lab lab-down bench clean
 
 help:
 	@echo "make lab | lab-down | test | bench | lint | sanity | units | validate | kubesim-test | lab-test | molecule"
@@ -48,6 +48,9 @@ validate: venv
 
 kubesim-test: venv
 	@echo "==> stand-in cluster tests"; tests/lab/docker-engine ensure && tests/lab/build-images bookworm && tests/kubesim/build && $(PYTEST) tests/kubesim/tests
+
+lb-test: venv
+	@echo "==> load balancer tests (haproxy + keepalived on lab hosts)"; $(PYTEST) tests/loadbalancer
 
 lab-test: venv
 	@echo "==> lab harness tests"; $(PYTEST) tests/lab/tests
