@@ -16,6 +16,14 @@ export PY_COLORS := 0
 PYTEST := PYTHONPATH=$(CURDIR)/tests pytest -q -p no:cacheprovider -p pytest_noskip -rs
 
 # lab shape: make lab CONTROL_PLANES=3 WORKERS=1 LOADBALANCERS=2 DISTRO=trixie
+# make lab HA=1: the highly available topology in one variable (3 control planes, 1 worker, 2 load balancers,
+# VIP .5 as the control-plane endpoint: tests/lab/labcore.py lab_ha_group_vars); the counts can still be overridden.
+HA ?= 0
+ifeq ($(HA),1)
+CONTROL_PLANES ?= 3
+WORKERS ?= 1
+LOADBALANCERS ?= 2
+endif
 LAB_NAME ?= lab
 CONTROL_PLANES ?= 1
 WORKERS ?= 2
@@ -34,7 +42,7 @@ lint: venv
 	@echo "==> yamllint"; yamllint -s .
 	@echo "==> ansible-lint (production profile)"; ansible-lint
 	@echo "==> changelog fragments"; antsibull-changelog lint
-	@echo "==> ruff (test harness Python)"; ruff check tests/kubesim tests/lab tests/validate tests/loadbalancer bench
+	@echo "==> ruff (test harness Python)"; ruff check tests/kubesim tests/lab tests/validate tests/loadbalancer tests/molecule tests/molecule_ha molecule bench
 
 sanity: venv
 	@echo "==> ansible-test sanity"; tests/bin/ansible-test sanity
@@ -55,12 +63,14 @@ lb-test: venv
 lab-test: venv
 	@echo "==> lab harness tests"; $(PYTEST) tests/lab/tests
 
+# Scenarios `make test` runs (tests/bin/molecule-all runs every scenario when given none).
+MOLECULE_SCENARIOS ?= prereqs container_runtime check_mode default ha
 molecule: venv
-	@echo "==> molecule scenarios"; tests/bin/molecule-all
+	@echo "==> molecule scenarios: $(MOLECULE_SCENARIOS)"; tests/bin/molecule-all $(MOLECULE_SCENARIOS)
 
 test: venv
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint sanity units validate; \
+	$(MAKE) --no-print-directory lint sanity units validate kubesim-test lab-test lb-test molecule; \
 	echo "make test: total $$(( $$(date +%s) - start )) s"
 
 lab: venv

@@ -37,6 +37,7 @@ LABEL = "kubeforge.lab"
 CACHE_PORT = 3142
 REPO_PORT = 8080
 FIRST_HOST = 10           # hosts get .10, .11, ... (.3-.9 stay free, e.g. for a load balancer VIP)
+VIP_HOST = 5              # the virtual IP of an HA lab (control-plane endpoint)
 LAB_USER = "kubeforge"
 
 # Container settings shared by every lab host (molecule/default/molecule.yml spells the same settings).
@@ -76,7 +77,7 @@ def mirror_versions() -> dict:
     return versions
 
 
-def lab_group_vars(subnet: str, distro: str) -> dict:
+def lab_group_vars(subnet: str, distro: str, control_planes: int = 1, loadbalancers: int = 0) -> dict:
     gw, repo = addr(subnet, 1), addr(subnet, 2)
     mirror = mirror_versions()
     v = {
@@ -94,6 +95,27 @@ def lab_group_vars(subnet: str, distro: str) -> dict:
     if distro == "bookworm":
         # Debian sid's runc (the mirror's) needs glibc 2.38; Debian 12 pairs sid's containerd with its own runc.
         v["container_runtime_runc_source"] = "distro"
+    v.update(lab_ha_group_vars(subnet, control_planes, loadbalancers))
+    return v
+
+
+def lab_ha_group_vars(subnet: str, control_planes: int, loadbalancers: int) -> dict:
+    """The HA settings of a lab with load balancers or several control planes (none otherwise): the virtual IP
+    .VIP_HOST is the control-plane endpoint, held by keepalived on the load balancers (frontend 6443) or, with no
+    load balancer, on the control planes themselves (co-located, frontend 8443). Unicast VRRP: the lab's --internal
+    bridge drops VRRP multicast (roles/loadbalancer/README.md, "Multicast in the lab")."""
+    if loadbalancers == 0 and control_planes <= 1:
+        return {}
+    vip = addr(subnet, VIP_HOST)
+    v: dict = {}
+    if loadbalancers == 0:
+        v["loadbalancer_colocated"] = True
+    v.update({
+        "kubernetes_control_plane_endpoint": f"{vip}:{8443 if loadbalancers == 0 else 6443}",
+        "loadbalancer_vip": vip,
+        "loadbalancer_vip_prefix": ipaddress.ip_network(subnet).prefixlen,
+        "loadbalancer_vrrp_unicast": True,
+    })
     return v
 
 
@@ -335,6 +357,9 @@ class Lab:
             raise LabError(f"subnet {subnet}: an IPv4 network of /26 or larger")
         if min(control_planes, workers, loadbalancers) < 0:
             raise LabError("host counts cannot be negative")
+        if loadbalancers == 1:
+            raise LabError("one load balancer: keepalived needs two to move the VIP; use --loadbalancers 2 "
+                           "(or 0: the VIP on the control planes themselves)")
         self.name, self.subnet, self.distro, self.repo = name, str(net), distro, repo
         self.counts = {"control_plane": control_planes, "workers": workers, "loadbalancers": loadbalancers}
         self.dir = LAB_STATE / name
@@ -521,7 +546,8 @@ systemctl is-active --quiet ssh || systemctl start ssh
         (inv / "hosts.yml").write_text(header + yaml.safe_dump(doc, sort_keys=False))
         (inv / "group_vars" / "all" / "lab.yml").write_text(
             header + "# Lab settings: how the lab's machines reach packages (cache, stand-in repository and mirror).\n"
-            + yaml.safe_dump(lab_group_vars(self.subnet, self.distro), sort_keys=False))
+            + yaml.safe_dump(lab_group_vars(self.subnet, self.distro, self.counts["control_plane"],
+                                          self.counts["loadbalancers"]), sort_keys=False))
 
     # -- converge (make lab)
     def converge(self, playbook: str) -> int:

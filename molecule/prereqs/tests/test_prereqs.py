@@ -1,0 +1,20 @@
+"""Verify step of the "prereqs" scenario: the shared checks from tests/molecule/ (one copy for every scenario)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "molecule"))
+
+from kf_molecule.node import (  # noqa: E402 -- after the sys.path insertion above
+    test_swap_is_off,
+    test_kernel_modules_available_now_and_listed_for_boot,
+    test_sysctls_are_one_and_persisted,
+    test_chrony_configured_and_enabled,
+)
+
+# the shared checks this scenario runs (pytest collects them from this module)
+__all__ = [
+    "test_swap_is_off",
+    "test_kernel_modules_available_now_and_listed_for_boot",
+    "test_sysctls_are_one_and_persisted",
+    "test_chrony_configured_and_enabled",
+]

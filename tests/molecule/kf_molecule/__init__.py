@@ -1,0 +1,1 @@
+"""Verify tests shared by the Molecule scenarios (see tests/molecule/README.md)."""
