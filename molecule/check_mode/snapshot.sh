@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Snapshot of the installed packages and of /etc: "$KF_SNAPSHOT.dpkg" and "$KF_SNAPSHOT.etc".
 # Also run by the verify step (same script, read from this file) so that both sides are taken alike.
 set -euo pipefail

@@ -59,7 +59,7 @@ def _whole_again(kubectl) -> None:
     got, secs = wait_until(lambda: holder(S) == [first] and _vip_ok(kubectl), READY_WAIT_S, step=1)
     assert got, f"VIP not back on {first} alone within {READY_WAIT_S}s (holders: {holder(S)})"
     for lb in S.loadbalancers:
-        got, _ = wait_until(lambda lb=lb: set(show_stat(lb).values()) == {"UP"}, READY_WAIT_S, step=1)
+        got, _elapsed = wait_until(lambda lb=lb: set(show_stat(lb).values()) == {"UP"}, READY_WAIT_S, step=1)
         assert got, f"{lb}: not every API server UP: {show_stat(lb)}"
 
 
@@ -164,7 +164,7 @@ def test_an_api_server_taken_away_is_marked_down(kubectl):
         # Every request through the VIP keeps working while one API server is away (round robin over the others).
         failures, n = 0, 10
         t_req = time.monotonic()
-        for _ in range(n):
+        for _attempt in range(n):
             failures += not _vip_ok(kubectl, timeout=10)
         assert failures == 0, f"{failures}/{n} kubectl calls through the VIP failed with {cp}'s API server away"
         report(f"kubectl through the VIP with {cp}'s API server away: {n}/{n} calls answered "
