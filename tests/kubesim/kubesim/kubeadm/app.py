@@ -963,13 +963,22 @@ def cmd_join(argv):
         h = P.fmt_host(advertise)
         members = None
         last = None
-        for ep in etcd_endpoints(client):
-            try:
-                res = etcd_request(ep, "/v3/cluster/member/add", {"peerURLs": ["https://%s:2380" % h]}, pki_dir)
-                members, new_id = res.get("members", []), res.get("member", {}).get("ID")
+        # Like kubeadm, retry with an exponential backoff: etcd refuses a member add ("unhealthy cluster") until
+        # every member, including one that has just joined, has been connected to the leader for a while.
+        deadline = time.monotonic() + duration(t.get("etcdAPICall"), "2m")
+        delay = 0.5
+        while members is None:
+            for ep in etcd_endpoints(client):
+                try:
+                    res = etcd_request(ep, "/v3/cluster/member/add", {"peerURLs": ["https://%s:2380" % h]}, pki_dir)
+                    members, new_id = res.get("members", []), res.get("member", {}).get("ID")
+                    break
+                except Exception as e:  # noqa: BLE001 - try the next member
+                    last = e
+            if members is not None or time.monotonic() + delay > deadline:
                 break
-            except Exception as e:  # noqa: BLE001 - try the next member
-                last = e
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
         if members is None:
             raise KubeadmError("error creating local etcd static pod manifest file: etcdserver: unhealthy cluster (%s)"
                                % last, phase="control-plane-join/etcd")
