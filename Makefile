@@ -63,9 +63,8 @@ lb-test: venv
 lab-test: venv
 	@echo "==> lab harness tests"; $(PYTEST) tests/lab/tests
 
-# Scenarios `make test` runs. debian13, firewall and ha exist and were run on their own, but are not yet part of the
-# timed `make test` budget; run them with `make molecule MOLECULE_SCENARIOS="debian13 firewall ha"`.
-MOLECULE_SCENARIOS ?= prereqs container_runtime check_mode default
+# Scenarios `make test` runs (every scenario; tests/bin/molecule-all takes a selection too).
+MOLECULE_SCENARIOS ?= prereqs container_runtime check_mode default firewall debian13 ha
 molecule: venv
 	@echo "==> molecule scenarios: $(MOLECULE_SCENARIOS)"; tests/bin/molecule-all $(MOLECULE_SCENARIOS)
 
