@@ -18,17 +18,13 @@ import urllib.request
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+from conftest import HERE, KUBECTL, NODE_BOOTSTRAP_RBAC, bootstrap_token_secret, cluster_role_binding, run_kubectl
 
-from kubesim.apiserver import testenv  # noqa: E402
+from kubesim.apiserver import testenv
 
-KUBECTL = os.environ.get("KUBECTL") or os.path.join(os.path.dirname(sys.executable), "kubectl")
-if not os.path.exists(KUBECTL):
-    KUBECTL = "/work/main/.venv/bin/kubectl"
 FLANNEL = os.path.join(HERE, "data", "kf-api-flannel-like.yaml")
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/etcd") or not os.path.exists(KUBECTL),
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/etcd") or not KUBECTL,
                                 reason="needs Debian's etcd-server and kubectl")
 
 
@@ -48,12 +44,8 @@ def cluster():
 
 
 def kubectl(c, *args, conf=None, check=True, timeout=60, stdin=None):
-    p = subprocess.run([KUBECTL, "--kubeconfig", conf or c.super_admin,
-                        "--cache-dir", os.path.join(c.dir, "kubectl-cache")] + list(args), capture_output=True,
-                       text=True, timeout=timeout, input=stdin)
-    if check and p.returncode != 0:
-        raise AssertionError("kubectl %s failed (%d):\n%s\n%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
-    return p
+    return run_kubectl(conf or c.super_admin, *args, check=check, timeout=timeout, stdin=stdin,
+                       cache_dir=os.path.join(c.dir, "kubectl-cache"))
 
 
 def https(c, path, method="GET", body=None, cert=None, token=None, headers=None):
@@ -107,16 +99,6 @@ status:
 
 def make_node(c, name):
     kubectl(c, "create", "-f", "-", stdin=NODE.format(name=name))
-
-
-def bootstrap_token_secret(tid, secret, expiration=None, signing=True, groups="system:bootstrappers:kubeadm:default-node-token"):
-    data = {"token-id": tid, "token-secret": secret, "usage-bootstrap-authentication": "true",
-            "usage-bootstrap-signing": "true" if signing else "false", "auth-extra-groups": groups}
-    if expiration:
-        data["expiration"] = expiration
-    return {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
-            "metadata": {"name": "bootstrap-token-" + tid, "namespace": "kube-system"},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
 
 
 def apply_obj(c, obj, conf=None):
@@ -406,21 +388,8 @@ def test_smoke_test_style_workload(cluster):
 
 # --- authentication and authorization ---------------------------------------------------------------
 KUBEADM_RBAC = [
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-     "metadata": {"name": "kubeadm:cluster-admins"},
-     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubeadm:cluster-admins"}]},
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-     "metadata": {"name": "kubeadm:kubelet-bootstrap"},
-     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node-bootstrapper"},
-     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                   "name": "system:bootstrappers:kubeadm:default-node-token"}]},
-    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-     "metadata": {"name": "kubeadm:node-autoapprove-bootstrap"},
-     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                 "name": "system:certificates.k8s.io:certificatesigningrequests:nodeclient"},
-     "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                   "name": "system:bootstrappers:kubeadm:default-node-token"}]},
+    cluster_role_binding("kubeadm:cluster-admins", "cluster-admin", "kubeadm:cluster-admins"),
+    *NODE_BOOTSTRAP_RBAC,
     {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
      "metadata": {"name": "kubeadm:bootstrap-signer-clusterinfo", "namespace": "kube-public"},
      "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cluster-info"],

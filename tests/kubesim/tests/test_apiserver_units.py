@@ -142,6 +142,30 @@ def test_tables_and_durations():
     assert json.dumps(t)
 
 
+@pytest.mark.parametrize("conditions,unschedulable,expected", [
+    ([{"type": "Ready", "status": "True"}], False, "Ready"),
+    ([{"type": "Ready", "status": "False", "reason": "KubeletNotReady"}], False, "NotReady"),
+    # heartbeats stopped: the node lifecycle controller sets Ready=Unknown, kubectl still says NotReady
+    ([{"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"}], False, "NotReady"),
+    ([{"type": "Ready", "status": "Unknown"}], True, "NotReady,SchedulingDisabled"),
+    ([{"type": "Ready", "status": "False"}], True, "NotReady,SchedulingDisabled"),
+    # no Ready condition at all (a Node object the kubelet has not reported on yet)
+    ([], False, "Unknown"),
+    ([{"type": "MemoryPressure", "status": "False"}], False, "Unknown"),
+    ([], True, "Unknown,SchedulingDisabled"),
+])
+def test_node_status_column_as_kubectl_prints_it(conditions, unschedulable, expected):
+    """printNode in kubernetes pkg/printers/internalversion: "Not"+type whenever the Ready
+    condition's status is not True, "Unknown" only without one, then SchedulingDisabled."""
+    node = {"metadata": {"name": "n1", "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "spec": {"unschedulable": True} if unschedulable else {},
+            "status": {"conditions": conditions, "nodeInfo": {"osImage": ""}}}
+    row = tables.node_row(node)
+    assert row[1] == expected
+    assert row[2] == "<none>"  # no role labels
+    assert row[5:8] == ["<none>", "<none>", "<unknown>"]  # wide: no addresses, empty osImage
+
+
 def test_field_tree_helpers():
     old = {"metadata": {"labels": {"a": "1"}}, "spec": {"replicas": 1, "template": {"spec": {"containers": [
         {"name": "c", "image": "i:1"}]}}}}

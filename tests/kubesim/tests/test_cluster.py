@@ -1,14 +1,19 @@
 """Two-node acceptance of the stand-in cluster (issue 7): real apt, containerd, etcd, kubectl, TCP.
 
 cp1: kubeadm init --config; worker1: kubeadm join with the printed command; real kubectl lists both
-nodes.  Negative cases against the live cluster: wrong CA hash, unknown token (after the shortened
-discovery timeout), kubelet.conf present, ip_forward=0, containerd stopped.  Hosts are prepared by
+nodes NotReady (no CNI configuration yet), then the cni role's own flannel manifest, rendered for
+the cluster's pod subnet, is applied with real kubectl: flannel's init containers install its
+plugin and CNI configuration on both hosts, the flannel pods run and both nodes turn Ready.
+Negative cases against the live cluster: wrong CA hash, unknown token (after the shortened
+discovery timeout), kubelet.conf present, ip_forward=0, containerd stopped.  (A flannel Network
+other than the pod subnet is test_kubelet_integration's negative case.)  Hosts are prepared by
 hand here (what the roles do for users): apt repository + key, containerd from the mirror (Debian
 sid's binaries; Debian 12's runc), CRI config, ip_forward.
 
 Slow (several minutes); skipped unless Docker is usable.  KF_ADM_KEEP=1 keeps the lab.
 """
 
+import json
 import os
 import re
 import shutil
@@ -17,6 +22,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KUBESIM = os.path.dirname(HERE)
@@ -28,6 +34,8 @@ SUBNET = "172.30.94.0/24"
 GW, REPO_IP = "172.30.94.1", "172.30.94.2"
 CP_IP, WK_IP = "172.30.94.10", "172.30.94.11"
 MINOR = os.environ.get("KF_ADM_MINOR", "1.37")
+POD_SUBNET = "10.244.0.0/16"
+KUBECTL = "KUBECONFIG=/etc/kubernetes/admin.conf kubectl"
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="docker not available")
 
@@ -95,7 +103,7 @@ timeouts:
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 networking:
-  podSubnet: 10.244.0.0/16
+  podSubnet: {POD_SUBNET}
   serviceSubnet: 10.96.0.0/12
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -216,6 +224,88 @@ def test_join_worker_and_nodes(cluster):
     assert again.returncode == 1
     assert "\t[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists" \
         in again.stderr
+
+
+def node_status(cp):
+    """{node: STATUS column} of the real kubectl's `kubectl get nodes`."""
+    out = sh(cp, KUBECTL + " get nodes").stdout.splitlines()
+    assert out[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"], out
+    return {line.split()[0]: line.split()[1] for line in out[1:]}
+
+
+def ready_conditions(cp):
+    nodes = json.loads(sh(cp, KUBECTL + " get nodes -o json").stdout)["items"]
+    return {n["metadata"]["name"]: next(c for c in n["status"]["conditions"] if c["type"] == "Ready")
+            for n in nodes}
+
+
+def render_flannel_manifest(pod_subnet, directory):
+    """The manifest the cni role applies (roles/cni/templates/manifest.yaml.j2 with the role's
+    defaults and vars), rendered by ansible's template module for ``pod_subnet``."""
+    ansible = os.path.join(ROOT, ".venv", "bin", "ansible")
+    assert os.path.exists(ansible), "ansible missing: run `make venv`"
+    cfg = os.path.join(directory, "ansible.cfg")  # not the checkout's (inventory, callbacks)
+    with open(cfg, "w"):
+        pass
+    dest = os.path.join(directory, "flannel.yaml")
+    role = os.path.join(ROOT, "roles", "cni")
+    r = subprocess.run([ansible, "localhost", "-c", "local", "-m", "ansible.builtin.template",
+                        "-a", f"src={role}/templates/manifest.yaml.j2 dest={dest}",
+                        "-e", f"@{role}/defaults/main.yml", "-e", f"@{role}/vars/main.yml",
+                        "-e", "kubernetes_cni=flannel", "-e", f"kubernetes_pod_subnet={pod_subnet}"],
+                       cwd=directory, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, ANSIBLE_CONFIG=cfg, ANSIBLE_LOCALHOST_WARNING="false",
+                                ANSIBLE_INVENTORY_UNPARSED_WARNING="false"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(dest) as f:
+        return f.read()
+
+
+def test_nodes_not_ready_until_flannel_then_ready(cluster, tmp_path):
+    """After the join, before any CNI: both nodes NotReady (the real containerd reports
+    NetworkReady=false); the cni role's flannel manifest applied with real kubectl: its init
+    containers install the plugin and the CNI configuration on both hosts, both flannel pods are
+    Running and both nodes Ready."""
+    cp, wk, _ = cluster
+    hosts = {"cp1": cp, "kf-adm-cl-worker1": wk}
+    for host in hosts.values():  # kubernetes-cni ships the empty directory; nothing has written to it
+        assert sh(host, "ls -A /etc/cni/net.d").stdout == "", host
+        assert sh(host, "test -e /opt/cni/bin/flannel", check=False).returncode == 1, host
+    assert node_status(cp) == {"cp1": "NotReady", "kf-adm-cl-worker1": "NotReady"}
+    for name, cond in ready_conditions(cp).items():
+        assert (cond["status"], cond["reason"]) == ("False", "KubeletNotReady"), (name, cond)
+        assert "container runtime network not ready: NetworkReady=false" in cond["message"], (name, cond)
+        assert "cni plugin not initialized" in cond["message"], (name, cond)
+
+    text = render_flannel_manifest(POD_SUBNET, str(tmp_path))
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    cfg = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "kube-flannel-cfg")
+    assert json.loads(cfg["data"]["net-conf.json"])["Network"] == POD_SUBNET  # = networking.podSubnet
+    sh(cp, "cat > /root/flannel.yaml <<'KF_MANIFEST_EOF'\n" + text + "KF_MANIFEST_EOF\n")
+    out = sh(cp, KUBECTL + " apply -f /root/flannel.yaml").stdout
+    assert "daemonset.apps/kube-flannel-ds created" in out, out
+    assert "configmap/kube-flannel-cfg created" in out, out
+
+    t0 = time.time()
+    res = sh(cp, KUBECTL + " wait --for=condition=Ready node --all --timeout=240s", check=False, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr + sh(cp, KUBECTL + " get nodes,pods -A -o wide").stdout
+    print("nodes Ready %.1fs after the flannel manifest was applied" % (time.time() - t0))
+    assert node_status(cp) == {"cp1": "Ready", "kf-adm-cl-worker1": "Ready"}
+    sh(cp, KUBECTL + " -n kube-flannel rollout status daemonset/kube-flannel-ds --timeout=120s", timeout=180)
+    pods = json.loads(sh(cp, KUBECTL + " -n kube-flannel get pods -o json").stdout)["items"]
+    assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(hosts), pods
+    for p in pods:
+        assert p["status"]["phase"] == "Running", p["status"]
+        assert all(c["ready"] for c in p["status"]["containerStatuses"]), p["status"]
+    listing = sh(cp, KUBECTL + " -n kube-flannel get pods --no-headers").stdout.splitlines()
+    assert [line.split()[1:3] for line in listing] == [["1/1", "Running"]] * 2, listing
+    # flannel's host install step (init containers install-cni-plugin and install-cni) on each host
+    for name, host in hosts.items():
+        res = sh(host, "test -x /opt/cni/bin/flannel && cat /etc/cni/net.d/10-flannel.conflist "
+                       "&& cat /run/flannel/subnet.env", check=False)
+        assert res.returncode == 0, (name, res.stdout, res.stderr)
+        assert res.stdout.startswith(cfg["data"]["cni-conf.json"]), (name, res.stdout)
+        assert "FLANNEL_NETWORK=%s\n" % POD_SUBNET in res.stdout, (name, res.stdout)
 
 
 def test_token_commands(cluster):

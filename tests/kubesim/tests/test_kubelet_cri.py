@@ -22,6 +22,7 @@ KUBESIM = os.path.dirname(HERE)
 REPO = os.path.dirname(os.path.dirname(KUBESIM))
 sys.path.insert(0, KUBESIM)
 
+from kubesim.apiserver import testenv  # noqa: E402
 from kubesim.kubelet import cri  # noqa: E402
 
 
@@ -85,13 +86,7 @@ class Containerd:
         raise RuntimeError(f"containerd did not answer; see {self.dir}/containerd.log")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        testenv.terminate(self.proc, 15)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

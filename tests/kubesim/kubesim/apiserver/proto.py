@@ -6,6 +6,8 @@ Field numbers from the types' generated.proto.  Responses are always JSON (clien
 import base64
 import datetime
 
+from .. import protowire
+
 MAGIC = b"k8s\x00"
 
 
@@ -13,40 +15,9 @@ class ProtoError(Exception):
     pass
 
 
-def _varint(buf, i):
-    shift = result = 0
-    while True:
-        if i >= len(buf):
-            raise ProtoError("truncated varint")
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, i
-        shift += 7
-
-
 def fields(buf):
     """Yield (field number, wire type, value) for a protobuf message."""
-    i = 0
-    while i < len(buf):
-        tag, i = _varint(buf, i)
-        num, wt = tag >> 3, tag & 7
-        if wt == 0:
-            v, i = _varint(buf, i)
-        elif wt == 2:
-            n, i = _varint(buf, i)
-            v = buf[i:i + n]
-            i += n
-        elif wt == 1:
-            v = buf[i:i + 8]
-            i += 8
-        elif wt == 5:
-            v = buf[i:i + 4]
-            i += 4
-        else:
-            raise ProtoError("unsupported wire type %d" % wt)
-        yield num, wt, v
+    return protowire.fields(buf, ProtoError)
 
 
 S, B, I, BOOL, TIME, MSS, MSB = "string", "bytes", "int", "bool", "time", "map_ss", "map_sb"

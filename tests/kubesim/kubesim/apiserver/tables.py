@@ -91,16 +91,18 @@ def _containers(obj):
 
 
 def node_row(o):
+    # As printNode (pkg/printers/internalversion): "Ready" for Ready=True, "Not"+type for any other
+    # status (False and Unknown alike), "Unknown" only without a Ready condition; then
+    # "SchedulingDisabled" for a cordoned node, comma-joined.
     st = o.get("status") or {}
     conds = {c.get("type"): c.get("status") for c in st.get("conditions") or []}
-    if conds.get("Ready") == "True":
-        status = "Ready"
-    elif "Ready" in conds and conds.get("Ready") == "False":
-        status = "NotReady"
-    else:
-        status = "Unknown"
+    status = []
+    if "Ready" in conds:
+        status.append("Ready" if conds["Ready"] == "True" else "NotReady")
+    if not status:
+        status.append("Unknown")
     if (o.get("spec") or {}).get("unschedulable"):
-        status += ",SchedulingDisabled"
+        status.append("SchedulingDisabled")
     labels = (o.get("metadata") or {}).get("labels") or {}
     roles = sorted({k[len("node-role.kubernetes.io/"):] for k in labels if k.startswith("node-role.kubernetes.io/")
                     and k[len("node-role.kubernetes.io/"):]}
@@ -108,9 +110,9 @@ def node_row(o):
     addrs = st.get("addresses") or []
     ip = lambda t: next((a.get("address") for a in addrs if a.get("type") == t), "<none>")
     info = st.get("nodeInfo") or {}
-    return [o["metadata"]["name"], status, _join(roles), age(o), info.get("kubeletVersion", ""),
-            ip("InternalIP"), ip("ExternalIP"), info.get("osImage", "<unknown>"),
-            info.get("kernelVersion", "<unknown>"), info.get("containerRuntimeVersion", "<unknown>")]
+    return [o["metadata"]["name"], ",".join(status), _join(roles), age(o), info.get("kubeletVersion", ""),
+            ip("InternalIP"), ip("ExternalIP"), info.get("osImage") or "<unknown>",
+            info.get("kernelVersion") or "<unknown>", info.get("containerRuntimeVersion") or "<unknown>"]
 
 
 NODE_COLS = [NAME, _col("Status"), _col("Roles"), AGE, _col("Version"),

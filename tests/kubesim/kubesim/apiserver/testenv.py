@@ -28,6 +28,41 @@ def free_port():
     return port
 
 
+def spawn(argv, log_path, port, what, env=None):
+    """Start ``argv`` with its output appended to ``log_path`` and wait (20 s at most) until it
+    listens on 127.0.0.1:``port``; returns the Popen. Raises RuntimeError when it exits first
+    or never listens (then it is killed)."""
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    log.close()  # the child keeps its own descriptor
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("%s exited; see %s" % (what, log_path))
+            time.sleep(0.1)
+    terminate(proc)
+    raise RuntimeError("%s did not listen" % what)
+
+
+def terminate(proc, timeout=10):
+    """SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def apiserver_argv(args):
+    return [os.environ.get("KUBESIM_APISERVER_PYTHON", sys.executable), "-m", "kubesim.apiserver"] + list(args)
+
+
 def _name(cn, orgs=()):
     attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
     attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
@@ -115,27 +150,11 @@ class Etcd:
                 "--cert-file", os.path.join(pki, "etcd-server.crt"),
                 "--key-file", os.path.join(pki, "etcd-server.key"),
                 "--snapshot-count", "10000", "--quota-backend-bytes", str(256 * 1024 * 1024)]
-        self.log = open(os.path.join(self.dir, "etcd.log"), "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("etcd exited; see %s/etcd.log" % self.dir)
-                time.sleep(0.1)
-        raise RuntimeError("etcd did not listen")
+        self.proc = spawn(args, os.path.join(self.dir, "etcd.log"), self.port, "etcd")
+        return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
 
@@ -193,30 +212,13 @@ class Cluster:
         ]
 
     def start(self, extra=()):
-        env = dict(os.environ)
-        env["PYTHONPATH"] = KUBESIM_ROOT
-        self.log = open(os.path.join(self.dir, "apiserver.log"), "ab")
-        self.proc = subprocess.Popen([os.environ.get("KUBESIM_APISERVER_PYTHON", sys.executable), "-m", "kubesim.apiserver"] + self.args() + list(extra),
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("apiserver exited; see %s/apiserver.log" % self.dir)
-                time.sleep(0.1)
-        raise RuntimeError("apiserver did not listen")
+        env = dict(os.environ, PYTHONPATH=KUBESIM_ROOT)
+        self.proc = spawn(apiserver_argv(self.args() + list(extra)), os.path.join(self.dir, "apiserver.log"),
+                          self.port, "apiserver", env)
+        return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     def start_peer(self, advertise="127.0.0.2"):
@@ -225,20 +227,9 @@ class Cluster:
         args = [a for a in self.args() if not a.startswith(("--secure-port=", "--advertise-address="))]
         args += ["--secure-port=%d" % port, "--advertise-address=%s" % advertise]
         env = dict(os.environ, PYTHONPATH=KUBESIM_ROOT)
-        log = open(os.path.join(self.dir, "apiserver-%d.log" % port), "ab")
-        proc = subprocess.Popen([os.environ.get("KUBESIM_APISERVER_PYTHON", sys.executable), "-m",
-                                 "kubesim.apiserver"] + args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                return port, proc
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("apiserver peer exited")
-                time.sleep(0.1)
-        proc.kill()
-        raise RuntimeError("apiserver peer did not listen")
+        proc = spawn(apiserver_argv(args), os.path.join(self.dir, "apiserver-%d.log" % port), port,
+                     "apiserver peer", env)
+        return port, proc
 
     def kubeconfig(self, name, cn=None, orgs=(), token=None, ca=None):
         path = os.path.join(self.dir, name + ".conf")

@@ -1,19 +1,12 @@
 """python3 -m kubesim.controllers <kube-controller-manager flags>"""
 
-import logging
 import sys
 
-from ..apiclient import Client
+from . import component
 from . import flags as F
-from . import serving
 from .manager import KNOWN_CONTROLLERS, ControllerManager
 
-SPEC = dict(F.COMMON)
-SPEC.update(F.LEADER)
-SPEC.update(F.SECURE_SERVING)
-SPEC.update(F.AUTH_DELEGATION)
-SPEC.update(F.CLIENT)
-SPEC.update({
+SPEC = component.flag_spec({
     "allocate-node-cidrs": F.BOOL, "cluster-cidr": F.STR, "cluster-name": F.STR,
     "node-cidr-mask-size": F.INT, "node-cidr-mask-size-ipv4": F.INT, "node-cidr-mask-size-ipv6": F.INT,
     "service-cluster-ip-range": F.STR, "controllers": F.LIST, "root-ca-file": F.STR,
@@ -43,53 +36,24 @@ SPEC.update({
     "disabled-metrics": F.LIST, "emulated-version": F.LIST,
 })
 
-USAGE = "Usage:\n  kube-controller-manager [flags]\n"
+NAME = "kube-controller-manager"
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        opts, positional = F.parse_flags(argv, SPEC)
-    except F.FlagError as exc:
-        sys.stderr.write(f"Error: {exc}\n{USAGE}")
-        return 1
-    if "version" in opts:
-        from ..kubelet.host import kubelet_version
-        sys.stdout.write(f"Kubernetes {kubelet_version()}\n")
-        return 0
-    if opts.get("help"):
-        sys.stdout.write(USAGE)
-        return 0
-    if positional:
-        sys.stderr.write(f'Error: unknown command "{positional[0]}" for "kube-controller-manager"\n')
-        return 1
+def check_controllers(opts):
     for name in opts.get("controllers") or []:
         if name != "*" and name.lstrip("-") not in KNOWN_CONTROLLERS:
             sys.stderr.write(f'"{name.lstrip("-")}" is not in the list of known controllers\n')
             return 1
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(levelname).1s%(asctime)s %(name)s] %(message)s",
-                        datefmt="%m%d %H:%M:%S")
-    kubeconfig = opts.get("kubeconfig")
-    if not kubeconfig:
-        sys.stderr.write("Error: --kubeconfig is required (in-cluster configuration is not modelled)\n")
-        return 1
-    try:
-        serving.serve("kube-controller-manager", opts.get("bind-address"), opts.get("secure-port", 10257),
-                      opts.get("tls-cert-file"), opts.get("tls-private-key-file"))
-    except OSError as exc:
-        addr = f"{opts.get('bind-address') or '0.0.0.0'}:{opts.get('secure-port', 10257)}"
-        sys.stderr.write(f"Error: failed to create listener: failed to listen on {addr}: listen tcp {addr}: "
-                         f"bind: {(exc.strerror or str(exc)).lower()}\n")
-        return 1
-    try:
-        client = Client.from_kubeconfig(kubeconfig, user_agent="kube-controller-manager/kubesim")
-    except FileNotFoundError:
-        sys.stderr.write(f"Error: invalid configuration: stat {kubeconfig}: no such file or directory\n")
-        return 1
-    except (ValueError, KeyError, OSError) as exc:
-        sys.stderr.write(f"Error: invalid configuration: {exc}\n")
-        return 1
+    return None
+
+
+def main(argv=None):
+    opts = component.start(NAME, argv, SPEC, check=check_controllers)
+    if isinstance(opts, int):
+        return opts
+    client = component.connect(NAME, opts, opts.get("kubeconfig"), 10257)
+    if isinstance(client, int):
+        return client
     cidrs = [c for c in (opts.get("cluster-cidr") or "").split(",") if c]
     mask_v4 = opts.get("node-cidr-mask-size-ipv4") or opts.get("node-cidr-mask-size")
     mask_v6 = opts.get("node-cidr-mask-size-ipv6") or (
@@ -106,11 +70,7 @@ def main(argv=None):
         leader_elect=opts.get("leader-elect", True),
         lease_duration=opts.get("leader-elect-lease-duration", 15.0))
     period = min(1.0, opts.get("leader-elect-retry-period", 2.0))
-    try:
-        manager.run_forever(period=period)
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return component.run(lambda: manager.run_forever(period=period))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import logging
 import time
 
 from ..apiclient import ApiError, resource_path
-from . import logic
+from . import component, logic
 from .leader import LeaderElector, now_micro, utcnow
 
 log = logging.getLogger("kube-controller-manager")
@@ -124,15 +124,7 @@ class ControllerManager:
             log.exception("%s failed", name)
 
     def run_forever(self, period=1.0):
-        while True:
-            start = time.monotonic()
-            leading = self.leader.try_acquire_or_renew() if self.leader else True
-            if leading:
-                try:
-                    self.reconcile()
-                except ApiError as exc:  # API server restarting: retry on the next pass
-                    log.warning("reconcile pass: %s", exc)
-            time.sleep(max(0.1, period - (time.monotonic() - start)))
+        component.leader_loop(self.leader, self.reconcile, period, log, "reconcile pass")
 
     def reconcile(self, now=None):
         nodes = self._items(NODES)

@@ -20,6 +20,8 @@ Calls used:
 import socket
 import struct
 
+from .. import protowire
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 3, 4, 6, 7, 8, 9
 END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
@@ -42,13 +44,8 @@ def _hpack_int(value, prefix_bits, first_byte=0):
     limit = (1 << prefix_bits) - 1
     if value < limit:
         return bytes([first_byte | value])
-    out = bytearray([first_byte | limit])
-    value -= limit
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    # the remainder continues as a base-128 varint (RFC 7541 5.1)
+    return bytes([first_byte | limit]) + protowire.varint_bytes(value - limit)
 
 
 def _hpack_literal(name, value):
@@ -58,57 +55,20 @@ def _hpack_literal(name, value):
 
 
 # -------------------------------------------------------------- protobuf
-def _varint(data, pos):
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise CRIError("truncated protobuf varint")
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
 def pb_fields(data):
     """Decode a protobuf message into {field_number: [values]} (bytes or int)."""
-    fields, pos = {}, 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            val, pos = _varint(data, pos)
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            val = data[pos:pos + length]
-            pos += length
-        elif wire == 1:
-            val = data[pos:pos + 8]
-            pos += 8
-        elif wire == 5:
-            val = data[pos:pos + 4]
-            pos += 4
-        else:
-            raise CRIError(f"unsupported protobuf wire type {wire}")
-        fields.setdefault(num, []).append(val)
-    return fields
-
-
-def pb_string(value):
-    out = b""
-    if value:
-        raw = value.encode()
-        out = b"\x0a" + bytes(_varint_bytes(len(raw))) + raw
+    out = {}
+    for num, _, val in protowire.fields(data, CRIError):
+        out.setdefault(num, []).append(val)
     return out
 
 
-def _varint_bytes(value):
-    out = bytearray()
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
+def pb_string(value):
+    """Field 1 (a string) of a message, as the only field; empty for an empty value."""
+    out = b""
+    if value:
+        raw = value.encode()
+        out = b"\x0a" + protowire.varint_bytes(len(raw)) + raw
     return out
 
 

@@ -9,10 +9,9 @@ real "0/N nodes are available: ..." message, and a FailedScheduling event.
 
 import datetime
 import logging
-import time
 
 from ..apiclient import ApiError, resource_path
-from ..controllers import logic
+from ..controllers import component, logic
 from ..controllers.leader import LeaderElector
 
 log = logging.getLogger("kube-scheduler")
@@ -47,16 +46,7 @@ class Scheduler:
         self.reported = {}
 
     def run_forever(self, period=1.0):
-        while True:
-            start = time.monotonic()
-            if self.leader is None or self.leader.try_acquire_or_renew():
-                try:
-                    self.schedule_pass()
-                except ApiError as exc:
-                    log.warning("scheduling pass: %s", exc)
-                except Exception:
-                    log.exception("scheduling pass failed")
-            time.sleep(max(0.1, period - (time.monotonic() - start)))
+        component.leader_loop(self.leader, self.schedule_pass, period, log, "scheduling pass", catch_all=True)
 
     def schedule_pass(self):
         nodes = (self.client.list("/api/v1/nodes") or {}).get("items") or []
