@@ -52,6 +52,47 @@ HOST_RUN_ARGS = [
 ]
 
 
+# inotify instances a booted systemd host container holds (systemd, journald, udev, logind, path units; counted
+# from /proc/*/fd on these machines: 8-9).
+INOTIFY_PER_HOST = 10
+
+
+def inotify_in_use() -> int:
+    """inotify instances open on the machine (anon_inode:inotify fds of every process we can see)."""
+    n = 0
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            for fd in os.scandir(fd_dir):
+                try:
+                    if os.readlink(fd.path) == "anon_inode:inotify":
+                        n += 1
+                except OSError:
+                    pass
+        except OSError:
+            pass
+    return n
+
+
+def check_inotify_budget(new_hosts: list[str]) -> None:
+    """Fail before starting hosts whose systemd would hang at boot for want of inotify instances.
+
+    All root-owned containers share the machine's fs.inotify.max_user_instances (128 by default): a systemd host
+    that gets none never finishes booting (seen with 9 lab hosts next to other containers)."""
+    if not new_hosts:
+        return
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_instances").read_text())
+    except (OSError, ValueError):
+        return
+    used, need = inotify_in_use(), INOTIFY_PER_HOST * len(new_hosts)
+    if used + need > limit:
+        raise LabError(
+            f"{len(new_hosts)} new host(s) need about {need} inotify instances, {used} of the machine's "
+            f"fs.inotify.max_user_instances={limit} are in use: systemd in the containers would not finish booting. "
+            f"Raise the limit (sysctl -w fs.inotify.max_user_instances={max(1024, used + need)}) or stop other "
+            "containers, then run up again.")
+
+
 class LabError(Exception):
     pass
 
@@ -415,6 +456,7 @@ class Lab:
             self._repo_server()
         self._keypair()
         t1 = time.monotonic()
+        check_inotify_budget([c for _g, c, _ip in self.hosts() if self._exists(c) != "running"])
         for _group, cname, ip in self.hosts():
             self._host(cname, ip)
         for _group, cname, _ip in self.hosts():
