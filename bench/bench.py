@@ -87,7 +87,7 @@ def become_subreaper() -> bool:
         return False
 
 
-def my_children() -> list[int]:
+def my_children(comm: str | None = None) -> list[int]:
     me, out = os.getpid(), []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -97,14 +97,18 @@ def my_children() -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == me:
+        name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+        if ppid == me and (comm is None or name == comm):
             out.append(int(d.name))
     return out
 
 
 def end_leftover_children() -> int:
-    """SIGTERM our remaining children (ssh ControlMaster processes the run left), by pid, and reap them."""
-    pids = my_children()
+    """SIGTERM the ssh ControlMaster processes the run left (re-parented to us), by pid, and reap them.
+
+    Only ssh: the lab's daemons (the apt-cacher-ng package cache, a dockerd the lab started) are re-parented to us
+    as well when `lab up` starts them, and must outlive the run."""
+    pids = my_children("ssh")
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -252,11 +256,6 @@ def mirror_overrides(inv: str) -> dict:
     if "container_runtime_unit_base_url" not in labvars and labvars.get("container_runtime_download_base_url"):
         # the unit's default base is raw.githubusercontent.com, unreachable from the lab; the mirror has it
         out["container_runtime_unit_base_url"] = labvars["container_runtime_download_base_url"]
-    if labvars.get("kubernetes_allow_cgroup_v1"):
-        # kubeadm 1.35+ preflight refuses cgroup v1 even with failCgroupV1: false unless SystemVerification is skipped
-        for var in ("control_plane_ignore_preflight_errors", "worker_ignore_preflight_errors"):
-            if var not in labvars:
-                out[var] = ["SystemVerification"]
     for var, key in (("container_runtime_containerd_version", "containerd"), ("container_runtime_runc_version", "runc")):
         have = str(mirror.get(key, {}).get("version", "")) if isinstance(mirror.get(key), dict) else ""
         if have and var not in labvars and str(defaults.get(var)) != have:

@@ -254,6 +254,30 @@ class PackageCache:
     def lab_networks() -> list[str]:
         return docker("network", "ls", "-q", "--filter", f"label={LABEL}").stdout.split()
 
+    # Suites the images' apt sources name (tests/lab/build-images), per distribution.
+    SUITES = {"bookworm": ["bookworm", "bookworm-updates", "bookworm-security"],
+              "trixie": ["trixie", "trixie-updates", "trixie-security"]}
+
+    def warm(self, distros: list[str]) -> None:
+        """Refresh the Debian index files (InRelease) through the cache, one at a time, before the hosts ask.
+
+        apt-cacher-ng 3.7 mishandles several clients refreshing the same volatile file in the same second (its
+        temporary name is second-based: "Failure to move file ... out of the way"), and apt's http method then waits
+        forever on the half-closed connection (measured: 9 hosts, apt-get update hung for 8+ minutes despite
+        Acquire::http::Timeout). Refreshed here, the files stay fresh for FreshIndexMaxAge, so the hosts' parallel
+        `apt-get update` in the next minutes is answered from the cache without a refresh."""
+        import urllib.request
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{CACHE_PORT}"}))
+        for distro in distros:
+            for suite in self.SUITES.get(distro, []):
+                archive = "debian-security" if suite.endswith("-security") else "debian"
+                url = f"http://deb.debian.org/{archive}/dists/{suite}/InRelease"
+                try:
+                    with opener.open(url, timeout=60) as r:
+                        r.read()
+                except OSError as e:
+                    say(f"package cache: could not refresh {url} ({e}); the hosts will fetch it themselves")
+
     def render(self) -> str:
         main, sec = host_debian_mirrors()
         return "\n".join([
@@ -270,6 +294,9 @@ class PackageCache:
             "ReportPage: acng-report.html",
             "ExThreshold: 30",
             "VerboseLog: 1",
+            # A lab run refreshes the same index files from many hosts at once: `warm` refreshes them first, and
+            # for 10 minutes after that the hosts are answered from the cache (see PackageCache.warm).
+            "FreshIndexMaxAge: 600",
             # Requests for the Debian archive (as written in the images' sources) are served from the host's mirror.
             f"Remap-debrep: deb.debian.org/debian ; {main}/",
             f"Remap-secdeb: deb.debian.org/debian-security ; {sec}/",
@@ -450,7 +477,9 @@ class Lab:
             capture=False)
         self.save()
         self._network()
-        PackageCache().ensure()
+        cache = PackageCache()
+        cache.ensure()
+        cache.warm([self.distro])
         if self.repo:
             run([str(ROOT / "tests" / "kubesim" / "build")], capture=False)
             self._repo_server()
