@@ -404,12 +404,7 @@ def cmd_init(argv):
     if not ext:
         out('[etcd] Creating static Pod manifest for local etcd in "%s"' % C.MANIFESTS_DIR)
         P.write_manifest(P.etcd_manifest(cluster, name, advertise, k8s), "etcd")
-    out('[control-plane] Using manifest folder "%s"' % C.MANIFESTS_DIR)
-    for comp, pod in (("kube-apiserver", P.apiserver_manifest(cluster, advertise, port, k8s)),
-                      ("kube-controller-manager", P.controller_manager_manifest(cluster, k8s)),
-                      ("kube-scheduler", P.scheduler_manifest(cluster, k8s))):
-        out('[control-plane] Creating static Pod manifest for "%s"' % comp)
-        P.write_manifest(pod, comp)
+    P.write_control_plane_manifests(cluster, advertise, port, k8s, out)
     kcfg = P.kubelet_config(cluster, docs.get("KubeletConfiguration"))
     P.write_kubelet_files(kcfg, nr, out)
     out("[kubelet-start] Starting the kubelet")
@@ -925,12 +920,7 @@ def cmd_join(argv):
         P.make_certs(cluster, name, advertise, out, external_etcd=ext)
         P.make_kubeconfigs(cluster, name, advertise, port, out,
                            files={C.ADMIN_CONF, C.CONTROLLER_MANAGER_CONF, C.SCHEDULER_CONF})
-        out('[control-plane] Using manifest folder "%s"' % C.MANIFESTS_DIR)
-        for comp, pod in (("kube-apiserver", P.apiserver_manifest(cluster, advertise, port, k8s)),
-                          ("kube-controller-manager", P.controller_manager_manifest(cluster, k8s)),
-                          ("kube-scheduler", P.scheduler_manifest(cluster, k8s))):
-            out('[control-plane] Creating static Pod manifest for "%s"' % comp)
-            P.write_manifest(pod, comp)
+        P.write_control_plane_manifests(cluster, advertise, port, k8s, out)
     # kubelet-start
     pki.write_file(os.path.join(pki_dir, "ca.crt"), ca_pem, 0o644) if not os.path.exists(os.path.join(pki_dir, "ca.crt")) else None
     pki.write_kubeconfig(os.path.join(C.KUBERNETES_DIR, C.BOOTSTRAP_KUBELET_CONF),

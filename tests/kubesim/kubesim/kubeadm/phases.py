@@ -470,6 +470,17 @@ KUBELET_DEFAULTS = {
 }
 
 
+
+def write_control_plane_manifests(cluster, advertise, port, k8s, out):
+    """The control-plane phase of init and of a control-plane join: the three static Pod manifests."""
+    out('[control-plane] Using manifest folder "%s"' % C.MANIFESTS_DIR)
+    for comp, pod in (("kube-apiserver", apiserver_manifest(cluster, advertise, port, k8s)),
+                      ("kube-controller-manager", controller_manager_manifest(cluster, k8s)),
+                      ("kube-scheduler", scheduler_manifest(cluster, k8s))):
+        out('[control-plane] Creating static Pod manifest for "%s"' % comp)
+        write_manifest(pod, comp)
+
+
 def kubelet_config(cluster, user_doc):
     """The cluster-wide KubeletConfiguration (kubelet-config ConfigMap), defaulted as kubeadm does."""
     cfg = yaml.safe_load(yaml.safe_dump(KUBELET_DEFAULTS))
