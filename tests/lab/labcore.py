@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 CACHE = ROOT / ".cache"
 LAB_STATE = CACHE / "lab"
-ACNG_DIR = CACHE / "apt-cacher-ng"
+# resolved: worktrees that link .cache/apt-cacher-ng to one directory share one cache (same configuration text)
+ACNG_DIR = (CACHE / "apt-cacher-ng").resolve()
 KUBESIM_OUT = CACHE / "kubesim"
 REPO_WWW = KUBESIM_OUT / "www"
 KUBESIM_MANIFEST = KUBESIM_OUT / "manifest.json"
