@@ -17,13 +17,13 @@ NAME = "kf-lab-add"
 SUBNET = "172.30.14.0/24"
 
 
-def playbook(name: str) -> tuple[str, dict[str, dict[str, int]]]:
+def playbook(name: str, *args: str, ok: bool = True) -> tuple[str, dict[str, dict[str, int]]]:
     """Run a root playbook on the lab; returns its output and the PLAY RECAP counts per host."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}")
-    r = subprocess.run(["ansible-playbook", "-i", str(labcore.inventory_dir(NAME)), name], cwd=ROOT, env=env,
+    r = subprocess.run(["ansible-playbook", "-i", str(labcore.inventory_dir(NAME)), name, *args], cwd=ROOT, env=env,
                        text=True, capture_output=True, timeout=1200, check=False)
-    assert r.returncode == 0, f"{name} failed ({r.returncode}):\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
+    assert (r.returncode == 0) == ok, f"{name} exited {r.returncode}:\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
     recap = {}
     for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", r.stdout, re.M):
         recap[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
@@ -60,3 +60,28 @@ def test_add_nodes_joins_only_the_new_worker(cluster):
 def test_add_nodes_again_changes_nothing(cluster):
     _out, recap = playbook("add_nodes.yml")
     assert all(c["changed"] == 0 and c["failed"] == 0 for c in recap.values()), recap
+
+
+def test_smoke_test_with_the_lab_inventory_reports_what_it_does_not_cover(cluster):
+    # The README's quick start on the lab: its inventory switches readiness and HTTP off (no image can be pulled).
+    out, recap = playbook("smoke_test.yml")
+    assert "HTTP check NOT covered" in out and "readiness NOT covered" in out, out[-3000:]
+    assert all(c["failed"] == 0 for c in recap.values()), recap
+    cp = f"{NAME}-cp1"
+    left = dexec(cp, "kubectl get deployments,services -l app.kubernetes.io/part-of=kubeforge-smoke-test -o name").stdout
+    assert left.strip() == "", left
+
+
+def test_smoke_test_readiness_timeout_names_the_deployment_its_pods_and_events(cluster):
+    # Readiness asked for where no image can be pulled: the failure says which Deployment, each pod's state and why.
+    out, _recap = playbook("smoke_test.yml", "-e", "smoke_test_wait_ready=true", "-e", "smoke_test_timeout=10s",
+                           ok=False)
+    msg = next((line for line in out.splitlines() if "did not become ready" in line), "")
+    assert "Deployment default/kubeforge-smoke-nginx did not become ready." in msg, out[-4000:]
+    pods = re.findall(r"(kubeforge-smoke-nginx-[a-z0-9]+-[a-z0-9]+): (\w+) on (\S+) \(nginx (\w+)", msg)
+    assert len(pods) == 2 and {p[1] for p in pods} == {"Pending"}, msg
+    assert {p[3] for p in pods} <= {"ErrImagePull", "ImagePullBackOff", "ContainerCreating"}, msg
+    assert "Events: " in msg and "(rollout status: " in msg and "timed out" in msg, msg
+    cp = f"{NAME}-cp1"
+    left = dexec(cp, "kubectl get deployments,services -l app.kubernetes.io/part-of=kubeforge-smoke-test -o name").stdout
+    assert left.strip() == "", left
