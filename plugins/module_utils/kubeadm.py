@@ -4,8 +4,9 @@
 """Pure helpers for kubeadm's texts: join commands, bootstrap tokens, CA pins, kubeconfigs.
 
 Runs on managed hosts: Python standard library only (no PyYAML, no cryptography),
-Python 3.9+ syntax.  No I/O: every function takes text or bytes and returns data,
-or raises ``ValueError`` with a message that says what was wrong.
+Python 3.9+ syntax.  No I/O: every function takes text, bytes or parsed data and returns data,
+or raises ``ValueError`` with a message that says what was wrong.  Kubeconfigs are parsed by
+kubectl (or PyYAML) in the module, not here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import binascii
 import datetime
 import hashlib
 import json
+import os.path
 import re
 
 TOKEN_WITHHELD = "<value withheld>"
@@ -529,184 +531,129 @@ def ca_cert_hashes(pem):
 
 
 # --------------------------------------------------------------------------- kubeconfig
-def _yaml_scalar(text):
-    text = text.strip()
-    if not text:
-        return None
-    if text[0] == '"':
-        try:
-            value, end = json.JSONDecoder().raw_decode(text)
-        except ValueError:
-            raise ValueError("kubeconfig: bad double-quoted string %s" % text[:40])
-        rest = text[end:].strip()
-        if rest and not rest.startswith("#"):
-            raise ValueError("kubeconfig: text after a quoted string")
-        return value
-    if text[0] == "'":
-        out = []
-        i = 1
-        while i < len(text):
-            if text[i] == "'":
-                if text[i + 1:i + 2] == "'":
-                    out.append("'")
-                    i += 2
-                    continue
-                rest = text[i + 1:].strip()
-                if rest and not rest.startswith("#"):
-                    raise ValueError("kubeconfig: text after a quoted string")
-                return "".join(out)
-            out.append(text[i])
-            i += 1
-        raise ValueError("kubeconfig: unterminated single-quoted string")
-    # plain scalar: drop a trailing comment
-    comment = re.search(r"\s#", text)
-    if comment:
-        text = text[:comment.start()].rstrip()
-    if text in ("{}",):
-        return {}
-    if text in ("[]",):
-        return []
-    if text in ("null", "~", "Null", "NULL"):
-        return None
-    if text[0] in "{[|>&*!":
-        raise ValueError("kubeconfig: unsupported YAML construct %r" % text[:20])
-    return text
+# The kubeconfig itself is parsed by a real parser (kubectl, or PyYAML), never here: these functions
+# only build the kubectl command line and pick the current cluster out of the parsed data.
+def kubectl_config_view_argv(kubectl, path):
+    """The command that prints a kubeconfig file as JSON, secrets included (kubectl's own parser)."""
+    return [kubectl, "config", "view", "--raw", "-o", "json", "--kubeconfig", path]
 
 
-def _split_key(content):
-    """Split ``key: value`` (key may be quoted); return (key, rest) or None."""
-    if content[:1] in ("'", '"'):
-        quote = content[0]
-        end = content.find(quote, 1)
-        if end < 0:
-            return None
-        key = content[1:end]
-        rest = content[end + 1:]
-        if not rest.startswith(":"):
-            return None
-        return key, rest[1:]
-    match = re.match(r"\A([^:#]+?):(?:\s|\Z)", content)
-    if not match:
-        return None
-    return match.group(1), content[match.end():]
-
-
-def _yaml_lines(text):
-    lines = []
-    for raw in text.replace("\r\n", "\n").split("\n"):
-        if "\t" in raw[:len(raw) - len(raw.lstrip())]:
-            raise ValueError("kubeconfig: tab in indentation")
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#") or stripped in ("---", "..."):
-            continue
-        lines.append((len(raw) - len(raw.lstrip(" ")), raw.strip()))
-    return lines
-
-
-def _yaml_block(lines, pos, indent):
-    """Parse a block node whose lines are indented exactly ``indent``; return (value, pos)."""
-    if pos >= len(lines):
-        return None, pos
-    if lines[pos][1].startswith("- ") or lines[pos][1] == "-":
-        items = []
-        while pos < len(lines) and lines[pos][0] == indent and (lines[pos][1].startswith("- ") or lines[pos][1] == "-"):
-            content = lines[pos][1][1:]
-            inner = len(content) - len(content.lstrip(" "))
-            content = content.strip()
-            if not content:
-                value, pos = _yaml_block(lines, pos + 1, lines[pos + 1][0]) if pos + 1 < len(lines) and lines[pos + 1][0] > indent else (None, pos + 1)
-                items.append(value)
-                continue
-            if _split_key(content) is not None:
-                # a mapping starting on the dash line: re-read it as if indented
-                lines[pos] = (indent + 1 + inner, content)
-                value, pos = _yaml_block(lines, pos, indent + 1 + inner)
-                items.append(value)
-                continue
-            items.append(_yaml_scalar(content))
-            pos += 1
-        return items, pos
-    mapping = {}
-    while pos < len(lines) and lines[pos][0] == indent:
-        content = lines[pos][1]
-        if content.startswith("- "):
-            break
-        split = _split_key(content)
-        if split is None:
-            raise ValueError("kubeconfig: cannot read line %r" % content[:40])
-        key, rest = split
-        pos += 1
-        if rest.strip() and not rest.strip().startswith("#"):
-            mapping[key] = _yaml_scalar(rest)
-        elif pos < len(lines) and (lines[pos][0] > indent or (lines[pos][0] == indent and lines[pos][1].startswith("- "))):
-            mapping[key], pos = _yaml_block(lines, pos, lines[pos][0])
-        else:
-            mapping[key] = None
-    if pos < len(lines) and lines[pos][0] > indent:
-        raise ValueError("kubeconfig: unexpected indentation at %r" % lines[pos][1][:40])
-    return mapping, pos
-
-
-def _load_kubeconfig(text):
-    if not isinstance(text, str):
-        raise ValueError("kubeconfig: expected text")
-    if text.lstrip().startswith("{"):
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise ValueError("kubeconfig: invalid JSON: %s" % exc)
-    lines = _yaml_lines(text)
-    if not lines:
-        raise ValueError("kubeconfig: empty")
-    data, pos = _yaml_block(lines, 0, lines[0][0])
-    if pos != len(lines):
-        raise ValueError("kubeconfig: cannot read line %r" % lines[pos][1][:40])
+def kubeconfig_from_json(text):
+    """Decode what ``kubectl config view -o json`` printed."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("kubeconfig: kubectl config view printed no JSON object: %s" % exc)
+    if not isinstance(data, dict):
+        raise ValueError("kubeconfig: kubectl config view printed %s, not a JSON object" % type(data).__name__)
     return data
 
 
-def _named(entries, name, field):
-    for entry in entries or []:
-        if isinstance(entry, dict) and entry.get("name") == name and isinstance(entry.get(field), dict):
-            return entry[field]
-    return None
+def _named_entries(data, section, field):
+    """Map name -> body of a kubeconfig list (clusters, contexts, users), refusing what kubectl refuses."""
+    entries = data.get(section)
+    if entries is None:
+        return {}
+    if not isinstance(entries, list):
+        raise ValueError("kubeconfig: %s must be a list, got %s" % (section, type(entries).__name__))
+    found = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError("kubeconfig: %s[%d] is not a mapping" % (section, index))
+        name = entry.get("name")
+        name = "" if name is None else name
+        if not isinstance(name, str):
+            raise ValueError("kubeconfig: %s[%d].name must be a string, got %s %r (quote it)"
+                             % (section, index, type(name).__name__, name))
+        if name in found:
+            raise ValueError('kubeconfig: duplicate name "%s" in %s' % (name, section))
+        body = entry.get(field)
+        body = {} if body is None else body
+        if not isinstance(body, dict):
+            raise ValueError('kubeconfig: %s "%s": %s must be a mapping' % (section, name, field))
+        found[name] = body
+    return found
 
 
-def parse_kubeconfig(text):
-    """Read the current cluster of a kubeconfig (YAML as kubeadm writes it, or JSON).
+def _names(entries):
+    return ", ".join('"%s"' % name for name in sorted(entries)) or "none"
 
-    Returns ``server``, ``certificate_authority_data`` (PEM bytes or ``None``) and
-    ``certificate_authority`` (a file path or ``None``).  Like kubeadm, the cluster of the
-    current context is used, else the first cluster.
+
+def kubeconfig_current_cluster(data, path=None):
+    """Pick the cluster (and user) kubeadm uses from a parsed kubeconfig.
+
+    As kubeadm's ``GetClusterFromKubeConfig``: a cluster without a name wins, else the cluster of
+    ``current-context``; there is no "first cluster" fallback, a missing or dangling current context is
+    an error.  The CA comes from ``certificate-authority-data`` (decoded PEM) or, when that is absent,
+    from the file ``certificate-authority`` (relative paths are relative to the kubeconfig's directory,
+    as kubectl resolves them; ``path`` is the kubeconfig's path).
+
+    Returns ``context``, ``cluster``, ``user`` (names, ``None`` when not set), ``server``,
+    ``certificate_authority_data`` (PEM bytes or ``None``) and ``certificate_authority`` (a path or ``None``).
     """
-    data = _load_kubeconfig(text)
     if not isinstance(data, dict):
-        raise ValueError("kubeconfig: expected a mapping at the top level")
-    clusters = data.get("clusters") or []
-    if not isinstance(clusters, list) or not clusters:
+        raise ValueError("kubeconfig: expected a mapping at the top level, got %s" % type(data).__name__)
+    clusters = _named_entries(data, "clusters", "cluster")
+    contexts = _named_entries(data, "contexts", "context")
+    users = _named_entries(data, "users", "user")
+    if not clusters:
         raise ValueError("kubeconfig: no clusters")
-    cluster = None
-    context = _named(data.get("contexts"), data.get("current-context"), "context")
-    if context is not None:
-        cluster = _named(clusters, context.get("cluster"), "cluster")
-    if cluster is None:
-        first = clusters[0]
-        cluster = first.get("cluster") if isinstance(first, dict) else None
-    if not isinstance(cluster, dict):
-        raise ValueError("kubeconfig: the cluster entry has no 'cluster' mapping")
+    current = data.get("current-context")
+    current = "" if current is None else current
+    if not isinstance(current, str):
+        raise ValueError("kubeconfig: current-context must be a string, got %s %r" % (type(current).__name__, current))
+    context_name = user_name = None
+    if "" in clusters:
+        cluster_name = ""
+    else:
+        if not current:
+            raise ValueError(
+                "kubeconfig: no current-context, so there is no current cluster (contexts: %s); "
+                "set one with: kubectl config use-context <context> --kubeconfig <file>" % _names(contexts))
+        if current not in contexts:
+            raise ValueError('kubeconfig: current-context "%s" is not one of the contexts (%s)' % (current, _names(contexts)))
+        context_name = current
+        context = contexts[current]
+        cluster_name = context.get("cluster") or ""
+        if cluster_name not in clusters:
+            raise ValueError('kubeconfig: context "%s" uses cluster "%s", which is not one of the clusters (%s)'
+                             % (current, cluster_name, _names(clusters)))
+        user_name = context.get("user") or None
+        if user_name is not None and user_name not in users:
+            raise ValueError('kubeconfig: context "%s" uses user "%s", which is not one of the users (%s)'
+                             % (current, user_name, _names(users)))
+    cluster = clusters[cluster_name]
     server = cluster.get("server")
     if not isinstance(server, str) or not server:
-        raise ValueError("kubeconfig: the cluster has no server URL")
+        raise ValueError('kubeconfig: cluster "%s" has no server URL' % cluster_name)
     ca_data = cluster.get("certificate-authority-data")
-    if ca_data is not None:
-        try:
-            ca_data = base64.b64decode("".join(str(ca_data).split()), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("kubeconfig: certificate-authority-data is not valid base64")
-    ca_file = cluster.get("certificate-authority")
+    if ca_data:
+        if isinstance(ca_data, bytes):  # YAML !!binary: already decoded
+            decoded = ca_data
+        else:
+            try:
+                decoded = base64.b64decode("".join(str(ca_data).split()), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError('kubeconfig: certificate-authority-data of cluster "%s" is not valid base64' % cluster_name)
+        ca_data = decoded
+    else:
+        ca_data = None
+    ca_file = cluster.get("certificate-authority") or None
+    if ca_data is None and ca_file is None:
+        raise ValueError('kubeconfig: cluster "%s" has no CA certificates (certificate-authority-data or certificate-authority)'
+                         % cluster_name)
+    if ca_file is not None:
+        if not isinstance(ca_file, str):
+            raise ValueError('kubeconfig: certificate-authority of cluster "%s" must be a path' % cluster_name)
+        if not os.path.isabs(ca_file) and path:
+            ca_file = os.path.join(os.path.dirname(path), ca_file)
     return {
+        "context": context_name,
+        "cluster": cluster_name,
+        "user": user_name,
         "server": server,
         "certificate_authority_data": ca_data,
-        "certificate_authority": ca_file if ca_file else None,
+        "certificate_authority": ca_file,
     }
 
 

@@ -14,7 +14,7 @@ description:
   - Lists the cluster's bootstrap tokens with C(kubeadm token list -o json) and reuses a valid token that has the
     same O(description) and O(groups), the usages needed for joining, and at least O(reuse_min_ttl) of life left.
     Otherwise creates one with C(kubeadm token create).
-  - Builds the join commands itself from the admin kubeconfig (API server endpoint = the cluster's server URL
+  - Builds the join commands itself from the admin kubeconfig's current cluster (API server endpoint = its server URL
     without C(https://); one C(--discovery-token-ca-cert-hash) per CA certificate in the kubeconfig), exactly as
     kubeadm does, so a reused token gets a join command as well.
   - With O(control_plane=true), uploads the control-plane certificates with
@@ -88,6 +88,14 @@ options:
       - kubeadm executable, a name looked up in E(PATH) or a path.
     type: str
     default: kubeadm
+  kubectl_bin:
+    description:
+      - kubectl executable, a name looked up in E(PATH) or a path. The module reads O(kubeconfig) with
+        C(kubectl config view --raw -o json), i.e. with the same parser as kubeadm.
+      - When kubectl is not there, the kubeconfig is read with the Python YAML library (PyYAML); when neither is
+        available the module fails and says so.
+    type: str
+    default: kubectl
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -102,7 +110,13 @@ attributes:
     platforms: posix
 notes:
   - Secrets never appear in failure messages; kubeadm command lines are reported with secrets replaced by C(********).
-  - The module reads the kubeconfig with the Python standard library only (YAML as kubeadm writes it, or JSON).
+  - The kubeconfig is parsed by C(kubectl config view) (kubectl is on every control plane), else by PyYAML, never
+    by hand, so any valid kubeconfig works (flow mappings, quoting, comments, several clusters and contexts).
+  - Like kubeadm, the module uses the cluster of the kubeconfig's C(current-context) (or a cluster without a name);
+    a missing or dangling current context is an error. The CA comes from C(certificate-authority-data), else from
+    the file C(certificate-authority) (relative to the kubeconfig's directory).
+requirements:
+  - kubectl on the host (preferred), or PyYAML for the Python that runs the module.
 seealso:
   - name: kubeadm token
     description: kubeadm's token command.
@@ -224,6 +238,9 @@ actions:
 
 import datetime
 import os
+import re
+import sys
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -235,13 +252,24 @@ from ansible_collections.kubeforge.kubeadm.plugins.module_utils.kubeadm import (
     is_valid_bootstrap_group,
     is_valid_certificate_key,
     is_valid_token,
+    kubeconfig_current_cluster,
+    kubeconfig_from_json,
+    kubectl_config_view_argv,
     parse_duration,
     parse_join_command,
-    parse_kubeconfig,
     parse_token_list_json,
     render_join_command,
     token_usable_for_join,
 )
+
+try:
+    import yaml
+except ImportError:
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
 
 REDACTED = "********"
 
@@ -287,20 +315,62 @@ class KubeadmTool:
         return out
 
 
-def read_join_target(module, path):
-    """API server endpoint and CA pins from the kubeconfig, as kubeadm computes them."""
+def load_kubeconfig(tool, path, kubectl_bin):
+    """Parse the kubeconfig with kubectl (preferred: the parser kubeadm uses) or PyYAML; never by hand."""
+    module = tool.module
+    if not os.path.isfile(path):  # kubectl would print an empty configuration for a missing file
+        module.fail_json(msg="cannot read the kubeconfig %s: no such file" % path)
+    kubectl = find_kubectl(module, kubectl_bin)
+    if kubectl:
+        rc, out, err = module.run_command(kubectl_config_view_argv(kubectl, path), environ_update={"LC_ALL": "C"})
+        if rc != 0:
+            module.fail_json(msg="kubectl cannot read the kubeconfig %s (exit code %d): %s"
+                             % (path, rc, kubectl_error(tool, err or out)), rc=rc)
+        return kubeconfig_from_json(out)
+    if HAS_YAML:
+        try:
+            with open(path, "r") as handle:
+                return yaml.safe_load(handle)
+        except yaml.YAMLError as exc:
+            module.fail_json(msg="cannot parse the kubeconfig %s with PyYAML: %s" % (path, yaml_error(exc)))
+    module.fail_json(
+        msg="cannot read the kubeconfig %s: kubectl (kubectl_bin=%s) is not installed and the Python YAML library "
+            "(PyYAML) is not importable by %s; install kubectl or PyYAML (Debian python3-yaml, RHEL python3-pyyaml) "
+            "on the host, or set kubectl_bin" % (path, kubectl_bin, sys.executable),
+        exception=YAML_IMPORT_ERROR)
+
+
+def find_kubectl(module, kubectl_bin):
+    if os.sep in kubectl_bin:
+        return kubectl_bin if os.access(kubectl_bin, os.X_OK) else None
+    return module.get_bin_path(kubectl_bin)
+
+
+def kubectl_error(tool, text):
+    """kubectl's error without the file's contents it may quote (a duplicate user entry is printed whole)."""
+    text = tool.redact(text).strip().split(" in list: ", 1)[0]
+    return re.sub(r"[A-Za-z0-9+/=]{40,}", REDACTED, text)[:500] or "no output"
+
+
+def yaml_error(exc):
+    """Where and what, without the snippet of the file PyYAML may quote."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    if mark is not None:
+        return "line %d, column %d: %s" % (mark.line + 1, mark.column + 1, problem)
+    return problem
+
+
+def read_join_target(tool, path, kubectl_bin):
+    """API server endpoint and CA pins from the kubeconfig's current cluster, as kubeadm computes them."""
+    module = tool.module
     try:
-        with open(path, "r") as handle:
-            config = parse_kubeconfig(handle.read())
-        endpoint = endpoint_from_server(config["server"])
-        ca_data = config["certificate_authority_data"]
+        data = load_kubeconfig(tool, path, kubectl_bin)
+        cluster = kubeconfig_current_cluster(data, path)
+        endpoint = endpoint_from_server(cluster["server"])
+        ca_data = cluster["certificate_authority_data"]
         if ca_data is None:
-            ca_file = config["certificate_authority"]
-            if not ca_file:
-                raise ValueError("kubeconfig: no CA certificates (certificate-authority-data or certificate-authority)")
-            if not os.path.isabs(ca_file):
-                ca_file = os.path.join(os.path.dirname(path), ca_file)
-            with open(ca_file, "rb") as handle:
+            with open(cluster["certificate_authority"], "rb") as handle:
                 ca_data = handle.read()
         pins = ca_cert_hashes(ca_data)
     except (IOError, OSError, ValueError) as exc:
@@ -396,7 +466,7 @@ def run_absent(module, tool, result):
 
 def run_present(module, tool, result, durations):
     params = module.params
-    endpoint, pins = read_join_target(module, params["kubeconfig"])
+    endpoint, pins = read_join_target(tool, params["kubeconfig"], params["kubectl_bin"])
     result.update(api_server_endpoint=endpoint, discovery_token_ca_cert_hashes=pins,
                   token=None, expires=None, join_command=None)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -473,6 +543,7 @@ def main():
             certificate_key=dict(type="str", no_log=True),
             kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
             kubeadm_bin=dict(type="str", default="kubeadm"),
+            kubectl_bin=dict(type="str", default="kubectl"),
         ),
         supports_check_mode=True,
     )

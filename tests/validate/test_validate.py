@@ -166,6 +166,43 @@ BAD_CASES = {
         inventory({"prereqs_firewal_disable": True}),
         ["prereqs_firewal_disable", "misspelt"],
     ),
+    # Empty values of settings that need one (one generic rule over every role's argument specs).
+    "cluster_wide_string_empty": (
+        inventory({"kubernetes_image_repository": ""}),
+        ["kubernetes_image_repository is empty (hosts: cp1, w1)", "non-empty string", "default (registry.k8s.io)"],
+    ),
+    "cluster_wide_string_whitespace_only": (
+        inventory({"kubernetes_package_repository": "   "}),
+        ["kubernetes_package_repository is only whitespace (hosts: cp1, w1)", "default (https://pkgs.k8s.io/core:/stable:)"],
+    ),
+    "cluster_wide_string_null": (
+        inventory({"kubernetes_cri_socket": None}),
+        ["kubernetes_cri_socket is null (hosts: cp1, w1)", "non-empty string"],
+    ),
+    "role_string_empty": (
+        inventory({"container_runtime_sandbox_image": ""}),
+        ["container_runtime_sandbox_image is empty (hosts: cp1, w1)", "non-empty string"],
+    ),
+    "role_path_empty_on_one_host": (
+        inventory(host_vars={"w1": {"cni_addons_dir": ""}}),
+        ["cni_addons_dir is empty (hosts: w1)", "default (/etc/kubernetes/addons)"],
+    ),
+    "role_string_of_another_entry_point_empty": (
+        inventory({"control_plane_join_token_description": " "}),
+        ["control_plane_join_token_description is only whitespace (hosts: cp1, w1)", "kubeforge.kubeadm join token"],
+    ),
+    "list_item_empty": (
+        inventory({"prereqs_chrony_pools": ["pool.ntp.org", ""]}),
+        ["prereqs_chrony_pools[1] is empty (hosts: cp1, w1)", "every item must be a non-empty string"],
+    ),
+    "sub_option_empty": (
+        inventory({"control_plane_apiserver_extra_args": [{"name": "", "value": "x"}]}),
+        ["control_plane_apiserver_extra_args[0].name is empty (hosts: cp1, w1)", "non-empty string"],
+    ),
+    "may_be_empty_but_whitespace_only": (
+        inventory({"prereqs_package_proxy": " "}),
+        ["prereqs_package_proxy is only whitespace (hosts: cp1, w1)", "leave it empty ('') or set a value"],
+    ),
 }
 
 GOOD_CASES = {
@@ -182,6 +219,12 @@ GOOD_CASES = {
             "container_runtime_download_base_url": "http://172.30.10.2:8080/mirror",
             "prereqs_package_proxy": "http://172.30.10.1:3142",
             "prereqs_package_proxy_bypass": ["172.30.10.2"],
+            # empty where the specs say what empty means; options of entry points other than main
+            "prereqs_package_proxy_https": "",
+            "cni_flannel_iface": "",
+            "control_plane_apiserver_extra_args": [{"name": "audit-log-path", "value": ""}],
+            "control_plane_join_token_ttl": "2h",
+            "control_plane_verify_retries": 30,
         },
         control_plane=("cp1", "cp2", "cp3"),
         workers=("w1", "w2"),

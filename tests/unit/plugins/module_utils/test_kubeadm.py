@@ -5,6 +5,7 @@ import base64
 import datetime
 import json
 import os
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -442,87 +443,110 @@ def test_spki_garbage_never_crashes(data):
 
 
 # --------------------------------------------------------------------------- kubeconfig
-def _kubeconfig_yaml(server, ca_pem, extra_cluster=False):
-    ca = base64.b64encode(ca_pem.encode()).decode()
-    other = ""
-    if extra_cluster:
-        other = ("- cluster:\n    certificate-authority-data: %s\n    server: https://10.9.9.9:6443\n  name: other\n"
-                 % base64.b64encode(b"junk").decode())
-    return (
-        "apiVersion: v1\n"
-        "clusters:\n"
-        + other +
-        "- cluster:\n"
-        "    certificate-authority-data: %s\n"
-        "    server: %s\n"
-        "  name: kubernetes\n"
-        "contexts:\n"
-        "- context:\n"
-        "    cluster: kubernetes\n"
-        "    user: kubernetes-admin\n"
-        "  name: kubernetes-admin@kubernetes\n"
-        "current-context: kubernetes-admin@kubernetes\n"
-        "kind: Config\n"
-        "preferences: {}\n"
-        "users:\n"
-        "- name: kubernetes-admin\n"
-        "  user:\n"
-        "    client-certificate-data: %s\n"
-        "    client-key-data: %s\n" % (ca, server, ca, ca)
-    )
-
-
-def test_kubeconfig_as_kubeadm_writes_it():
+# kubeconfig_current_cluster gets what kubectl (or PyYAML) parsed: plain data. The parsing itself
+# (flow mappings, quoting, comments...) is tested through the module with the real parsers.
+def _config(current="admin@b", clusters=None, contexts=None, users=None):
     pem = fixture("ca-ec-p256.pem")
-    config = kubeadm.parse_kubeconfig(_kubeconfig_yaml("https://192.168.56.10:6443", pem))
-    assert config["server"] == "https://192.168.56.10:6443"
+    data = {
+        "clusters": clusters if clusters is not None else [
+            {"name": "a", "cluster": {"server": "https://10.0.0.1:6443", "certificate-authority-data": base64.b64encode(b"junk").decode()}},
+            {"name": "b", "cluster": {"server": "https://192.168.56.10:6443",
+                                      "certificate-authority-data": base64.b64encode(pem.encode()).decode()}},
+        ],
+        "contexts": contexts if contexts is not None else [
+            {"name": "admin@a", "context": {"cluster": "a", "user": "admin"}},
+            {"name": "admin@b", "context": {"cluster": "b", "user": "admin"}},
+        ],
+        "users": users if users is not None else [{"name": "admin", "user": {"token": "x"}}],
+    }
+    if current is not None:
+        data["current-context"] = current
+    return data
+
+
+def test_kubectl_config_view_argv():
+    assert kubeadm.kubectl_config_view_argv("/usr/bin/kubectl", "/etc/kubernetes/admin.conf") == [
+        "/usr/bin/kubectl", "config", "view", "--raw", "-o", "json", "--kubeconfig", "/etc/kubernetes/admin.conf"]
+
+
+def test_current_context_chooses_cluster_and_user():
+    config = kubeadm.kubeconfig_current_cluster(_config(), "/etc/kubernetes/admin.conf")
+    assert config == {"context": "admin@b", "cluster": "b", "user": "admin", "server": "https://192.168.56.10:6443",
+                      "certificate_authority_data": fixture("ca-ec-p256.pem").encode(), "certificate_authority": None}
+    assert kubeadm.ca_cert_hashes(config["certificate_authority_data"]) == [H1]
+    other = kubeadm.kubeconfig_current_cluster(_config(current="admin@a"))
+    assert other["cluster"] == "a" and other["server"] == "https://10.0.0.1:6443"
+
+
+def test_unnamed_cluster_wins_as_in_kubeadm():
+    clusters = [{"name": "b", "cluster": {"server": "https://b:6443", "certificate-authority": "/b.crt"}},
+                {"cluster": {"server": "https://unnamed:6443", "certificate-authority": "/u.crt"}}]
+    config = kubeadm.kubeconfig_current_cluster(_config(current=None, clusters=clusters, contexts=[]))
+    assert config["server"] == "https://unnamed:6443" and config["cluster"] == "" and config["context"] is None
+
+
+@pytest.mark.parametrize("ca,path,expected", [
+    ("pki/ca.crt", "/etc/kubernetes/admin.conf", "/etc/kubernetes/pki/ca.crt"),
+    ("/srv/ca.crt", "/etc/kubernetes/admin.conf", "/srv/ca.crt"),
+    ("ca.crt", None, "ca.crt"),
+])
+def test_certificate_authority_file(ca, path, expected):
+    clusters = [{"name": "b", "cluster": {"server": "https://b:6443", "certificate-authority": ca}}]
+    config = kubeadm.kubeconfig_current_cluster(_config(clusters=clusters), path)
+    assert config["certificate_authority"] == expected and config["certificate_authority_data"] is None
+
+
+def test_certificate_authority_data_wins_over_the_file():
+    pem = fixture("ca-ec-p256.pem")
+    clusters = [{"name": "b", "cluster": {"server": "https://b:6443", "certificate-authority": "/x.crt",
+                                          "certificate-authority-data": base64.b64encode(pem.encode()).decode()}}]
+    config = kubeadm.kubeconfig_current_cluster(_config(clusters=clusters))
     assert config["certificate_authority_data"] == pem.encode()
-    assert config["certificate_authority"] is None
-    assert kubeadm.endpoint_from_server(config["server"]) == EP
-    assert kubeadm.ca_cert_hashes(config["certificate_authority_data"]) == [H1]
+    # PyYAML reads !!binary as bytes already decoded
+    clusters[0]["cluster"]["certificate-authority-data"] = pem.encode()
+    assert kubeadm.kubeconfig_current_cluster(_config(clusters=clusters))["certificate_authority_data"] == pem.encode()
 
 
-def test_kubeconfig_current_context_wins_and_comments_quotes():
-    pem = fixture("ca-ec-p256.pem")
-    text = "# written by hand\n---\n" + _kubeconfig_yaml('"https://[fd00::1]:6443"  # VIP', pem, extra_cluster=True)
-    text = text.replace("current-context: kubernetes-admin@kubernetes", "current-context: 'kubernetes-admin@kubernetes'")
-    config = kubeadm.parse_kubeconfig(text)
-    assert config["server"] == "https://[fd00::1]:6443"
-    assert kubeadm.endpoint_from_server(config["server"]) == "[fd00::1]:6443"
-    assert kubeadm.ca_cert_hashes(config["certificate_authority_data"]) == [H1]
-
-
-def test_kubeconfig_indented_sequences_and_ca_file():
-    text = ("apiVersion: v1\nkind: Config\nclusters:\n  - name: k\n    cluster:\n      server: https://cp.example:6443\n"
-            "      certificate-authority: /etc/kubernetes/pki/ca.crt\ncurrent-context: ''\n")
-    config = kubeadm.parse_kubeconfig(text)
-    assert config == {"server": "https://cp.example:6443", "certificate_authority_data": None,
-                      "certificate_authority": "/etc/kubernetes/pki/ca.crt"}
-
-
-def test_kubeconfig_json():
-    pem = fixture("ca-ec-p256.pem")
-    data = {"clusters": [{"name": "a", "cluster": {"server": "https://1.2.3.4:6443",
-                                                   "certificate-authority-data": base64.b64encode(pem.encode()).decode()}}]}
-    config = kubeadm.parse_kubeconfig(json.dumps(data, indent=2))
-    assert config["server"] == "https://1.2.3.4:6443"
-    assert kubeadm.ca_cert_hashes(config["certificate_authority_data"]) == [H1]
+@pytest.mark.parametrize("data,message", [
+    ([], "expected a mapping at the top level, got list"),
+    (None, "expected a mapping at the top level, got NoneType"),
+    ({"apiVersion": "v1", "kind": "Config"}, "no clusters"),
+    ({"clusters": None, "contexts": None, "users": None, "current-context": ""}, "no clusters"),  # kubectl, empty file
+    (_config(current=None), 'no current-context, so there is no current cluster (contexts: "admin@a", "admin@b")'),
+    (_config(current=""), "no current-context"),
+    (_config(current="nope"), 'current-context "nope" is not one of the contexts ("admin@a", "admin@b")'),
+    (_config(current=7), "current-context must be a string, got int 7"),
+    (_config(contexts=[{"name": "admin@b", "context": {"cluster": "c", "user": "admin"}}]),
+     'context "admin@b" uses cluster "c", which is not one of the clusters ("a", "b")'),
+    (_config(users=[]), 'context "admin@b" uses user "admin", which is not one of the users (none)'),
+    (_config(clusters=[{"name": "b", "cluster": {"server": "https://b:6443"}}] * 2), 'duplicate name "b" in clusters'),
+    (_config(users=[{"name": True, "user": {}}]), "users[0].name must be a string, got bool True (quote it)"),
+    (_config(clusters={"b": {}}), "clusters must be a list, got dict"),
+    (_config(contexts=["admin@b"]), "contexts[0] is not a mapping"),
+    (_config(clusters=[{"name": "b", "cluster": "https://b:6443"}]), 'clusters "b": cluster must be a mapping'),
+    (_config(clusters=[{"name": "b", "cluster": {"insecure-skip-tls-verify": True}}]), 'cluster "b" has no server URL'),
+    (_config(clusters=[{"name": "b", "cluster": {"server": "https://b:6443"}}]),
+     'cluster "b" has no CA certificates (certificate-authority-data or certificate-authority)'),
+    (_config(clusters=[{"name": "b", "cluster": {"server": "https://b:6443", "certificate-authority-data": "!!"}}]),
+     'certificate-authority-data of cluster "b" is not valid base64'),
+])
+def test_kubeconfig_current_cluster_rejects(data, message):
+    with pytest.raises(ValueError, match=re.escape("kubeconfig: " + message)):
+        kubeadm.kubeconfig_current_cluster(data)
 
 
 @pytest.mark.parametrize("text,message", [
-    ("", "empty"),
-    ("apiVersion: v1\nkind: Config\n", "no clusters"),
-    ("clusters:\n- name: x\n  cluster:\n    insecure-skip-tls-verify: true\n", "no server"),
-    ("clusters:\n- name: x\n  cluster:\n    server: https://a:1\n    certificate-authority-data: '!!'\n", "base64"),
-    ("{not json", "invalid JSON"),
-    ("clusters: |\n  text\n", "unsupported"),
-    ("a: b\n    c: d\n", "indentation"),
-    ("- a\n- b\n", "mapping at the top level"),
-    ("clusters:\n\t- x\n", "tab"),
+    ("", "printed no JSON object"),
+    ("{not json", "printed no JSON object"),
+    ("[]", "printed list, not a JSON object"),
 ])
-def test_kubeconfig_rejects(text, message):
+def test_kubeconfig_from_json_rejects(text, message):
     with pytest.raises(ValueError, match=message):
-        kubeadm.parse_kubeconfig(text)
+        kubeadm.kubeconfig_from_json(text)
+
+
+def test_kubeconfig_from_json():
+    assert kubeadm.kubeconfig_from_json('{"clusters": []}') == {"clusters": []}
 
 
 @pytest.mark.parametrize("server", ["http://1.2.3.4:6443", "https://1.2.3.4:6443/prefix", "https://1.2.3.4", "1.2.3.4:6443"])

@@ -5,6 +5,7 @@ import base64
 import datetime
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -32,10 +33,34 @@ def _tree_root():
     return path
 
 
-class Cluster:
-    """A temp dir with a fake kubeadm first on PATH, its state, and an admin kubeconfig."""
+def real_kubectl():
+    """The kubectl the kubeconfig is really parsed with: the one beside this Python (the venv), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "kubectl")
+    found = beside if os.access(beside, os.X_OK) else shutil.which("kubectl")
+    if not found:
+        pytest.fail("these tests parse kubeconfigs with the real kubectl: put kubectl on PATH (the dev venv has it)")
+    return found
 
-    def __init__(self, tmp_path, ca_pem, server="https://192.168.56.10:6443"):
+
+def admin_kubeconfig(ca_pem, server):
+    """An admin.conf laid out exactly as kubeadm writes it."""
+    ca = base64.b64encode(ca_pem.encode()).decode()
+    return ("apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: %s\n    server: %s\n"
+            "  name: kubernetes\ncontexts:\n- context:\n    cluster: kubernetes\n    user: kubernetes-admin\n"
+            "  name: kubernetes-admin@kubernetes\ncurrent-context: kubernetes-admin@kubernetes\nkind: Config\n"
+            "preferences: {}\nusers:\n- name: kubernetes-admin\n  user:\n    client-certificate-data: %s\n"
+            "    client-key-data: %s\n" % (ca, server, ca, ca))
+
+
+class Cluster:
+    """A temp dir with a fake kubeadm first on PATH, its state, and an admin kubeconfig.
+
+    ``reader`` says what the host offers to parse the kubeconfig: ``kubectl`` (a spy that logs its
+    arguments and runs the real kubectl), ``pyyaml`` (no kubectl anywhere on PATH) or ``none`` (no
+    kubectl and an ``import yaml`` that fails); ``hide_pyyaml()`` hides PyYAML from the module's Python.
+    """
+
+    def __init__(self, tmp_path, ca_pem, server="https://192.168.56.10:6443", reader="kubectl", kubeconfig_text=None):
         self.tmp = tmp_path
         self.state_dir = tmp_path / "state"
         self.state_dir.mkdir()
@@ -44,20 +69,36 @@ class Cluster:
         wrapper = bindir / "kubeadm"
         wrapper.write_text('#!/bin/sh\nexec "%s" "%s" "$@"\n' % (sys.executable, FAKE))
         wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        self.kubectl_log = tmp_path / "kubectl-calls.txt"
         self.kubeconfig = tmp_path / "admin.conf"
-        ca = base64.b64encode(ca_pem.encode()).decode()
-        self.kubeconfig.write_text(
-            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: %s\n    server: %s\n"
-            "  name: kubernetes\ncontexts:\n- context:\n    cluster: kubernetes\n    user: kubernetes-admin\n"
-            "  name: kubernetes-admin@kubernetes\ncurrent-context: kubernetes-admin@kubernetes\nkind: Config\n"
-            "preferences: {}\nusers:\n- name: kubernetes-admin\n  user:\n    client-certificate-data: %s\n"
-            "    client-key-data: %s\n" % (ca, server, ca, ca))
+        self.kubeconfig.write_text(kubeconfig_text if kubeconfig_text is not None else admin_kubeconfig(ca_pem, server))
         self.env = dict(os.environ)
-        self.env["PATH"] = str(bindir) + os.pathsep + self.env.get("PATH", "/usr/bin:/bin")
+        if reader == "kubectl":
+            spy = bindir / "kubectl"
+            spy.write_text("#!/bin/sh\nprintf '%%s\\037' \"$@\" >> '%s'\necho >> '%s'\nexec '%s' \"$@\"\n"
+                           % (self.kubectl_log, self.kubectl_log, real_kubectl()))
+            spy.chmod(wrapper.stat().st_mode)
+            self.env["PATH"] = str(bindir) + os.pathsep + self.env.get("PATH", "/usr/bin:/bin")
+        else:
+            self.env["PATH"] = str(bindir)  # kubectl is nowhere to be found
         self.env["FAKE_KUBEADM_STATE"] = str(self.state_dir)
         self.env["PYTHONPATH"] = os.pathsep.join(
             [_tree_root(), os.path.dirname(os.path.dirname(os.path.abspath(ansible.__file__)))])
+        if reader == "none":
+            self.hide_pyyaml()
         self.runs = 0
+
+    def hide_pyyaml(self):
+        """Make ``import yaml`` fail in the module's Python, as on a host without PyYAML."""
+        hidden = self.tmp / "no-pyyaml" / "yaml"
+        hidden.mkdir(parents=True)
+        (hidden / "__init__.py").write_text('raise ImportError("No module named \'yaml\' (hidden by the test)")\n')
+        self.env["PYTHONPATH"] = str(hidden.parent) + os.pathsep + self.env["PYTHONPATH"]
+
+    def kubectl_calls(self):
+        if not self.kubectl_log.exists():
+            return []
+        return [line.split("\037")[:-1] for line in self.kubectl_log.read_text().splitlines()]
 
     # state of the fake kubeadm
     def state(self):
@@ -363,3 +404,211 @@ def test_invalid_options_fail_before_kubeadm_runs(cluster, args, message):
 def test_missing_kubeadm_binary(cluster):
     result = cluster.run(kubeadm_bin="kubeadm-does-not-exist")
     assert result["failed"] is True and "kubeadm-does-not-exist" in result["msg"]
+
+
+# --------------------------------------------------------------------------- kubeconfigs as people and tools write them
+# The module never parses YAML itself: kubectl (preferred) or PyYAML do. Each kubeconfig below is run
+# through both; the expected endpoint and pins come from the fixture certificates, not from the module.
+SECRET = "s3cr3t-user-token-0123456789"
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def kubeconfig_flow(pems):
+    ec_pem = pems["ec"]
+    return ("apiVersion: v1\nkind: Config\n"
+            "clusters:\n- name: kubernetes\n  cluster: {server: 'https://192.168.56.10:6443', certificate-authority-data: %s}\n"
+            "contexts:\n- {name: admin@kubernetes, context: {cluster: kubernetes, user: admin}}\n"
+            "current-context: admin@kubernetes\nusers: [{name: admin, user: {token: %s}}]\n" % (b64(ec_pem), SECRET))
+
+
+def kubeconfig_quoted_and_comments(pems):
+    return ("# written by hand\n---\n"
+            "\"apiVersion\": 'v1'   # quoted keys and values\n"
+            "'kind': \"Config\"\n"
+            "\"clusters\":\n"
+            "  # the VIP in front of the API servers\n"
+            "  - \"name\": 'kubernetes'\n"
+            "    'cluster':\n"
+            "      \"server\": \"https://[fd00::1]:6443\"  # IPv6\n"
+            "      'certificate-authority-data': \"%s\"\n"
+            "contexts:\n"
+            "  - name: &ctx \"admin@kubernetes\"   # an anchor, used below\n"
+            "    context:\n"
+            "      \"cluster\": kubernetes\n"
+            "      'user': admin\n"
+            "current-context: *ctx\n"
+            "users:\n"
+            "  - name: admin\n"
+            "    user:\n"
+            "      token: \"%s\"\n" % (b64(pems["ec"]), SECRET))
+
+
+def kubeconfig_several(pems):
+    """Three clusters and contexts; current-context picks the second cluster (RSA CA), not the first."""
+    return ("apiVersion: v1\nkind: Config\n"
+            "clusters:\n"
+            "- name: staging\n  cluster:\n    server: https://10.9.9.9:6443\n    certificate-authority-data: %s\n"
+            "- name: production\n  cluster:\n    server: https://k8s-api.example.internal:6443\n"
+            "    certificate-authority-data: %s\n"
+            "- name: lab\n  cluster:\n    server: https://10.8.8.8:6443\n    certificate-authority-data: %s\n"
+            "contexts:\n"
+            "- name: staging-admin\n  context: {cluster: staging, user: admin}\n"
+            "- name: production-admin\n  context: {cluster: production, user: admin}\n"
+            "- name: lab-admin\n  context: {cluster: lab, user: admin}\n"
+            "current-context: production-admin\n"
+            "users:\n- name: admin\n  user: {token: %s}\n"
+            % (b64(pems["ec"]), b64(pems["rsa"]), b64("not a certificate"), SECRET))
+
+
+def kubeconfig_json(pems):
+    return json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                       "clusters": [{"name": "k", "cluster": {"server": "https://192.168.56.10:6443",
+                                                              "certificate-authority-data": b64(pems["ec"])}}],
+                       "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+                       "users": [{"name": "u", "user": {"token": SECRET}}]}, indent=2)
+
+
+KUBECONFIGS = {
+    # name: (kubeconfig builder, expected endpoint, expected CA)
+    "as_kubeadm_writes_it": (lambda pems: admin_kubeconfig(pems["ec"], "https://192.168.56.10:6443"),
+                             "192.168.56.10:6443", "ec"),
+    "flow_mappings": (kubeconfig_flow, "192.168.56.10:6443", "ec"),
+    "quoted_keys_comments_anchors": (kubeconfig_quoted_and_comments, "[fd00::1]:6443", "ec"),
+    "several_clusters_current_context_chooses": (kubeconfig_several, "k8s-api.example.internal:6443", "rsa"),
+    "json": (kubeconfig_json, "192.168.56.10:6443", "ec"),
+}
+
+
+@pytest.fixture
+def pems(ec_pem, rsa_ca):
+    return {"ec": ec_pem, "rsa": rsa_ca[0], "pins": {"ec": H1, "rsa": rsa_ca[1]}}
+
+
+def assert_read_with(cluster, reader):
+    calls = cluster.kubectl_calls()
+    if reader == "kubectl":
+        assert calls == [["config", "view", "--raw", "-o", "json", "--kubeconfig", str(cluster.kubeconfig)]]
+    else:
+        assert calls == []
+
+
+@pytest.mark.parametrize("reader", ["kubectl", "pyyaml"])
+@pytest.mark.parametrize("name", sorted(KUBECONFIGS))
+def test_any_valid_kubeconfig_is_read(tmp_path, pems, name, reader):
+    build, endpoint, ca = KUBECONFIGS[name]
+    cluster = Cluster(tmp_path, pems["ec"], reader=reader, kubeconfig_text=build(pems))
+    result = cluster.run()
+    assert result["_rc"] == 0, result
+    assert result["api_server_endpoint"] == endpoint
+    assert result["discovery_token_ca_cert_hashes"] == [pems["pins"][ca]]
+    assert_join_command(result, result["token"], endpoint=endpoint, hashes=(pems["pins"][ca],))
+    assert_read_with(cluster, reader)
+    assert SECRET not in result["_raw"]
+
+
+@pytest.mark.parametrize("reader", ["kubectl", "pyyaml"])
+@pytest.mark.parametrize("relative", [True, False], ids=["relative", "absolute"])
+def test_certificate_authority_as_a_file(tmp_path, pems, reader, relative):
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    (pki / "ca.crt").write_text(pems["rsa"])
+    ca_path = "pki/ca.crt" if relative else str(pki / "ca.crt")
+    text = ("apiVersion: v1\nkind: Config\nclusters:\n- name: kubernetes\n  cluster:\n"
+            "    server: https://192.168.56.10:6443\n    certificate-authority: %s\n"
+            "contexts:\n- name: admin\n  context: {cluster: kubernetes, user: admin}\ncurrent-context: admin\n"
+            "users:\n- name: admin\n  user: {token: %s}\n" % (ca_path, SECRET))
+    cluster = Cluster(tmp_path, pems["ec"], reader=reader, kubeconfig_text=text)
+    result = cluster.run(ttl="2h")
+    assert result["_rc"] == 0, result
+    assert result["discovery_token_ca_cert_hashes"] == [pems["pins"]["rsa"]]
+    assert_read_with(cluster, reader)
+
+
+NO_CURRENT_CONTEXT = ('no current-context, so there is no current cluster (contexts: "admin@kubernetes"); '
+                      'set one with: kubectl config use-context <context> --kubeconfig <file>')
+
+
+@pytest.mark.parametrize("reader", ["kubectl", "pyyaml"])
+@pytest.mark.parametrize("current,message", [
+    (None, NO_CURRENT_CONTEXT),
+    ("''", NO_CURRENT_CONTEXT),
+    ("gone", 'current-context "gone" is not one of the contexts ("admin@kubernetes")'),
+], ids=["missing", "empty", "dangling"])
+def test_kubeconfig_without_a_usable_current_context(tmp_path, pems, reader, current, message):
+    text = kubeconfig_flow(pems).replace("current-context: admin@kubernetes\n", "")
+    if current is not None:
+        text += "current-context: %s\n" % current
+    cluster = Cluster(tmp_path, pems["ec"], reader=reader, kubeconfig_text=text)
+    result = cluster.run()
+    assert result["failed"] is True and result["_rc"] == 1
+    assert result["msg"] == "cannot read the API server endpoint and CA from %s: kubeconfig: %s" % (cluster.kubeconfig, message)
+    assert not cluster.mutating_calls()
+    assert SECRET not in result["_raw"]
+
+
+@pytest.mark.parametrize("reader", ["kubectl", "pyyaml"])
+def test_invalid_yaml_fails_without_quoting_the_file(tmp_path, pems, reader):
+    text = kubeconfig_flow(pems).replace("users: [{name: admin", "users: [{name: admin\n  oops: [")
+    cluster = Cluster(tmp_path, pems["ec"], reader=reader, kubeconfig_text=text)
+    result = cluster.run()
+    assert result["failed"] is True
+    expected = {"kubectl": "kubectl cannot read the kubeconfig %s (exit code 1): error: error loading config file"
+                           % cluster.kubeconfig,
+                "pyyaml": "cannot parse the kubeconfig %s with PyYAML: line " % cluster.kubeconfig}[reader]
+    assert result["msg"].startswith(expected), result["msg"]
+    assert SECRET not in result["_raw"] and b64(pems["ec"])[:40] not in result["_raw"]
+    assert not cluster.calls()  # kubeadm never ran
+
+
+def test_kubectl_error_does_not_repeat_the_credentials(tmp_path, pems):
+    """kubectl prints a duplicated user entry whole, client key included: the module keeps only the reason."""
+    text = kubeconfig_flow(pems).replace(
+        "users: [{name: admin, user: {token: %s}}]" % SECRET,
+        "users: [{name: admin, user: {token: %s}}, {name: admin, user: {client-key-data: %s}}]" % (SECRET, b64(pems["rsa"])))
+    cluster = Cluster(tmp_path, pems["ec"], kubeconfig_text=text)
+    result = cluster.run()
+    assert result["failed"] is True
+    assert 'duplicate name "admin"' in result["msg"]
+    assert SECRET not in result["_raw"] and b64(pems["rsa"])[:40] not in result["_raw"]
+
+
+def test_kubectl_missing_falls_back_to_pyyaml(tmp_path, pems):
+    cluster = Cluster(tmp_path, pems["ec"], kubeconfig_text=kubeconfig_several(pems))
+    result = cluster.run(kubectl_bin="kubectl-not-installed")
+    assert result["_rc"] == 0, result
+    assert result["discovery_token_ca_cert_hashes"] == [pems["pins"]["rsa"]]
+    assert cluster.kubectl_calls() == []
+
+
+def test_pyyaml_missing_kubectl_is_enough(tmp_path, pems):
+    cluster = Cluster(tmp_path, pems["ec"], kubeconfig_text=kubeconfig_flow(pems))
+    cluster.hide_pyyaml()
+    result = cluster.run()
+    assert result["_rc"] == 0, result
+    assert result["discovery_token_ca_cert_hashes"] == [H1]
+    assert_read_with(cluster, "kubectl")
+
+
+@pytest.mark.parametrize("kubectl_bin", ["kubectl", "/nonexistent/kubectl"])
+def test_neither_kubectl_nor_pyyaml(tmp_path, pems, kubectl_bin):
+    cluster = Cluster(tmp_path, pems["ec"], reader="none", kubeconfig_text=kubeconfig_flow(pems))
+    result = cluster.run(kubectl_bin=kubectl_bin)
+    assert result["failed"] is True and result["_rc"] == 1
+    assert result["msg"] == (
+        "cannot read the kubeconfig %s: kubectl (kubectl_bin=%s) is not installed and the Python YAML library "
+        "(PyYAML) is not importable by %s; install kubectl or PyYAML (Debian python3-yaml, RHEL python3-pyyaml) "
+        "on the host, or set kubectl_bin" % (cluster.kubeconfig, kubectl_bin, sys.executable))
+    assert not cluster.calls()
+
+
+def test_missing_kubeconfig_file(tmp_path, pems):
+    """kubectl prints an empty configuration for a file that does not exist: the module checks first."""
+    cluster = Cluster(tmp_path, pems["ec"])
+    os.remove(str(cluster.kubeconfig))
+    result = cluster.run()
+    assert result["failed"] is True
+    assert result["msg"] == "cannot read the kubeconfig %s: no such file" % cluster.kubeconfig
+    assert cluster.kubectl_calls() == [] and not cluster.calls()
