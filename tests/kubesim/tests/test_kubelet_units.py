@@ -128,6 +128,20 @@ def test_protobuf_encoding_of_pod_requests():
     assert cri.pb_fields(c[6][0]) == {1: [b"A"], 2: [b"1"]}
 
 
+def test_ensure_image_as_the_kubelets_image_manager(monkeypatch):
+    present = {"docker.io/library/nginx:latest": {"id": "sha256:abc", "repo_tags": [], "size": 1}}
+    monkeypatch.setattr(cri, "image_status", lambda endpoint, image, timeout=10.0: present.get(image))
+    assert cri.ensure_image("unix:///x", "docker.io/library/nginx:latest", "Never") == "sha256:abc"
+    assert cri.ensure_image("unix:///x", "docker.io/library/nginx:latest") == "sha256:abc"
+    with pytest.raises(cri.ImageNotReady) as err:
+        cri.ensure_image("unix:///x", "docker.io/library/absent:1", "Never")
+    assert (err.value.reason, err.value.message) == (
+        "ErrImageNeverPull", 'Container image "docker.io/library/absent:1" is not present with pull policy of Never')
+    with pytest.raises(cri.ImageNotReady) as err:
+        cri.ensure_image("unix:///x", "docker.io/library/absent:1", "IfNotPresent")
+    assert err.value.reason == "ErrImagePull"
+
+
 # ------------------------------------------------------------------- flannel
 NET_CONF = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
 CNI_CONF = {"name": "cbr0", "cniVersion": "0.3.1", "plugins": [{"type": "flannel"}, {"type": "portmap"}]}

@@ -8,8 +8,8 @@ images of tests/lab/build-test-images imported into containerd's k8s.io namespac
   RunPodSandbox (the product's pinned pause image; network namespace through the real bridge + host-local
   plugins), CreateContainer/StartContainer of nginx, ContainerStatus, an HTTP GET of the pod IP from the host,
   Stop/RemovePodSandbox;
-- an image that is not present: ImageStatus answers nothing (what a kubelet turns into ErrImageNeverPull with
-  pull policy Never) and CreateContainer is refused.
+- an image that is not present: ImageStatus answers nothing, which the kubelet's image check (cri.ensure_image)
+  turns into ErrImageNeverPull with pull policy Never, and CreateContainer is refused.
 The CRI calls go from this machine to the host's socket through /proc/<host pid>/root (no client in the host).
 """
 from __future__ import annotations
@@ -179,10 +179,14 @@ def pod_memory(host: str, uid: str) -> int:
 
 def test_image_not_present(host, endpoint):
     absent = "docker.io/library/kf-absent:1"
-    # What a kubelet asks before creating a container with pull policy Never: nothing -> ErrImageNeverPull
-    # ('Container image "..." is not present with pull policy of Never').
+    # What a kubelet asks before creating a container: ImageStatus answers nothing for it -> ErrImageNeverPull
+    # with pull policy Never (the kubelet's own words); a present image gives its id.
     assert cri.image_status(endpoint, absent) is None
-    assert cri.image_status(endpoint, BUSYBOX) is not None
+    with pytest.raises(cri.ImageNotReady) as err:
+        cri.ensure_image(endpoint, absent, "Never")
+    assert (err.value.reason, err.value.message) == (
+        "ErrImageNeverPull", f'Container image "{absent}" is not present with pull policy of Never')
+    assert cri.ensure_image(endpoint, BUSYBOX, "Never").startswith("sha256:")
     uid = str(uuid.uuid4())
     sandbox = cri.pod_sandbox_config("absent", "default", uid, hostname="absent",
                                      cgroup_parent=f"kubepods-besteffort-pod{uid.replace('-', '_')}.slice")

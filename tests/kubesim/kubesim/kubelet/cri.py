@@ -18,7 +18,8 @@ Calls used:
 Pods (issue 14; so far used by tests/lab/tests/test_runc.py, the kubelet does not run pods yet):
   RunPodSandbox, PodSandboxStatus, StopPodSandbox, RemovePodSandbox,
   CreateContainer, StartContainer, ContainerStatus, StopContainer, RemoveContainer,
-  runtime.v1.ImageService/ImageStatus      -> None for an image that is not present (kubelet: ErrImageNeverPull)
+  runtime.v1.ImageService/ImageStatus      -> None for an image that is not present (ensure_image: the
+                                              kubelet's ErrImageNeverPull)
 Field numbers from kubernetes/kubernetes staging/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto.
 """
 
@@ -286,3 +287,24 @@ def image_status(endpoint, image, timeout=10.0):
         return None
     img = pb_fields(f[1][0])
     return {"id": _str(img, 1), "repo_tags": [t.decode() for t in img.get(2, [])], "size": _int(img, 4)}
+
+
+class ImageNotReady(CRIError):
+    """The kubelet's image manager refusing a container's image: reason (the container's waiting reason and the
+    event's) and message as upstream's pkg/kubelet/images/image_manager.go words them."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def ensure_image(endpoint, image, pull_policy="IfNotPresent", timeout=10.0):
+    """The kubelet's EnsureImageExists for images that are present or must not be pulled: -> the image id.
+    Raises ImageNotReady("ErrImageNeverPull", ...) for an absent image with pull policy Never; pulling (Always,
+    or IfNotPresent and absent) is not implemented yet: ErrImagePull with the reason why."""
+    found = image_status(endpoint, image, timeout)
+    if found and pull_policy != "Always":
+        return found["id"]
+    if not found and pull_policy == "Never":
+        raise ImageNotReady("ErrImageNeverPull", f'Container image "{image}" is not present with pull policy of Never')
+    raise ImageNotReady("ErrImagePull", f'Failed to pull image "{image}": pulling is not implemented by the stand-in')
