@@ -42,8 +42,9 @@ CNI_CONF = {
 CNI_FILE = "/etc/cni/net.d/05-kf-test.conflist"
 MEASURED: dict[str, float] = {}
 # containerd starts every pause container with oom_score_adj -998; lowering a score needs CAP_SYS_RESOURCE, which
-# the lab hosts do not have ("nsexec: failed to update /proc/self/oom_score_adj: Permission denied"). containerd's
-# own answer for runtimes without it: never go below its own score.
+# the lab hosts do not have and cannot get (this machine's Docker lacks it in its own bounding set): runc fails with
+# "nsexec: failed to update /proc/self/oom_score_adj: Permission denied". containerd's own answer for runtimes
+# without it: never go below its own score.
 RUNTIME_OVERRIDES = {"plugins": {"io.containerd.cri.v1.runtime": {"restrict_oom_score_adj": True}}}
 
 
