@@ -56,3 +56,23 @@ def fields(buf, error=WireError):
         else:
             raise error(f"unsupported protobuf wire type {wire}")
         yield num, wire, value
+
+
+def field_bytes(num, value):
+    """Encode one field: str/bytes length-delimited, bool/int as a varint (negative ints as 64-bit two's
+    complement, as int64 fields are); proto3 defaults (None, "", b"", 0, False) are left out, as protoc does."""
+    if value is None or value == "" or value == b"" or value is False or (type(value) is int and value == 0):
+        return b""
+    if isinstance(value, (bool, int)):
+        return varint_bytes(num << 3) + varint_bytes(int(value) & 0xFFFFFFFFFFFFFFFF)
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    return varint_bytes(num << 3 | 2) + varint_bytes(len(raw)) + raw
+
+
+def message(*pairs):
+    """Encode a message from (field number, value) pairs; a list value is a repeated field."""
+    out = bytearray()
+    for num, value in pairs:
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            out += field_bytes(num, item)
+    return bytes(out)

@@ -106,6 +106,42 @@ def test_protobuf_decoding():
     assert cri.pb_fields(b"\x08\x96\x01") == {1: [150]}
 
 
+def test_protobuf_encoding_of_pod_requests():
+    # proto3 defaults are left out; int64 -1 is ten bytes; repeated strings repeat the tag
+    assert cri.msg((1, ""), (2, 0), (3, False), (4, None)) == b""
+    assert cri.msg((2, -1)) == b"\x10" + b"\xff" * 9 + b"\x01"
+    assert cri.msg((3, ["a", "b"])) == b"\x1a\x01a\x1a\x01b"
+    cfg = cri.pod_sandbox_config("web", "default", "u-1", hostname="web", log_directory="/var/log/pods/x",
+                                 labels={"b": "2", "a": "1"}, cgroup_parent="kubepods-besteffort-podu_1.slice")
+    f = cri.pb_fields(cfg)
+    meta = cri.pb_fields(f[1][0])
+    assert (meta[1], meta[2], meta[3], meta.get(4)) == ([b"web"], [b"u-1"], [b"default"], None)
+    assert f[2] == [b"web"] and f[3] == [b"/var/log/pods/x"]
+    assert [cri.pb_fields(e) for e in f[6]] == [{1: [b"a"], 2: [b"1"]}, {1: [b"b"], 2: [b"2"]}]  # map, sorted
+    linux = cri.pb_fields(f[8][0])
+    ns = cri.pb_fields(cri.pb_fields(linux[2][0])[1][0])
+    assert linux[1] == [b"kubepods-besteffort-podu_1.slice"] and ns == {2: [cri.NS_CONTAINER]}  # network POD = 0
+    c = cri.pb_fields(cri.container_config("nginx", "docker.io/library/nginx:latest", args=["-g", "daemon off;"],
+                                           envs={"A": "1"}, log_path="nginx/0.log"))
+    assert cri.pb_fields(c[2][0]) == {1: [b"docker.io/library/nginx:latest"]}
+    assert c[4] == [b"-g", b"daemon off;"] and c[11] == [b"nginx/0.log"] and 3 not in c
+    assert cri.pb_fields(c[6][0]) == {1: [b"A"], 2: [b"1"]}
+
+
+def test_ensure_image_as_the_kubelets_image_manager(monkeypatch):
+    present = {"docker.io/library/nginx:latest": {"id": "sha256:abc", "repo_tags": [], "size": 1}}
+    monkeypatch.setattr(cri, "image_status", lambda endpoint, image, timeout=10.0: present.get(image))
+    assert cri.ensure_image("unix:///x", "docker.io/library/nginx:latest", "Never") == "sha256:abc"
+    assert cri.ensure_image("unix:///x", "docker.io/library/nginx:latest") == "sha256:abc"
+    with pytest.raises(cri.ImageNotReady) as err:
+        cri.ensure_image("unix:///x", "docker.io/library/absent:1", "Never")
+    assert (err.value.reason, err.value.message) == (
+        "ErrImageNeverPull", 'Container image "docker.io/library/absent:1" is not present with pull policy of Never')
+    with pytest.raises(cri.ImageNotReady) as err:
+        cri.ensure_image("unix:///x", "docker.io/library/absent:1", "IfNotPresent")
+    assert err.value.reason == "ErrImagePull"
+
+
 # ------------------------------------------------------------------- flannel
 NET_CONF = {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
 CNI_CONF = {"name": "cbr0", "cniVersion": "0.3.1", "plugins": [{"type": "flannel"}, {"type": "portmap"}]}

@@ -15,6 +15,12 @@ Calls used:
   runtime.v1.RuntimeService/Version        -> runtime name/version, CRI API version
   runtime.v1.RuntimeService/Status         -> RuntimeReady / NetworkReady conditions
   runtime.v1.RuntimeService/RuntimeConfig  -> cgroup driver (containerd >= 2.0)
+Pods (issue 14; so far used by tests/lab/tests/test_runc.py, the kubelet does not run pods yet):
+  RunPodSandbox, PodSandboxStatus, StopPodSandbox, RemovePodSandbox,
+  CreateContainer, StartContainer, ContainerStatus, StopContainer, RemoveContainer,
+  runtime.v1.ImageService/ImageStatus      -> None for an image that is not present (ensure_image: the
+                                              kubelet's ErrImageNeverPull)
+Field numbers from kubernetes/kubernetes staging/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto.
 """
 
 import socket
@@ -174,3 +180,131 @@ def cgroup_driver(endpoint, timeout=5.0):
     f = pb_fields(unary_call(endpoint, SERVICE + "RuntimeConfig", b"", timeout))
     linux = pb_fields(f.get(1, [b""])[0])
     return "cgroupfs" if linux.get(1, [0])[0] == 1 else "systemd"
+
+
+# ------------------------------------------------------------------- pods
+IMAGES = "/runtime.v1.ImageService/"
+NS_POD, NS_CONTAINER, NS_NODE = 0, 1, 2
+SANDBOX_STATES = {0: "SANDBOX_READY", 1: "SANDBOX_NOTREADY"}
+CONTAINER_STATES = {0: "CONTAINER_CREATED", 1: "CONTAINER_RUNNING", 2: "CONTAINER_EXITED", 3: "CONTAINER_UNKNOWN"}
+msg = protowire.message
+
+
+def _map(num, mapping):
+    """A map<string, string> field: one entry message (key = 1, value = 2) per item."""
+    return [(num, msg((1, k), (2, v))) for k, v in sorted((mapping or {}).items())]
+
+
+def _str(f, num):
+    return f.get(num, [b""])[0].decode()
+
+
+def _int(f, num, signed32=False):
+    value = f.get(num, [0])[0]
+    if signed32 and value >= 1 << 31:  # int32 fields: negative values travel as 64-bit two's complement
+        value -= 1 << 64
+    return value
+
+
+def _id_request(value):
+    return msg((1, value))
+
+
+def pod_sandbox_config(name, namespace, uid, attempt=0, hostname="", log_directory="", labels=None,
+                       annotations=None, cgroup_parent="", network=NS_POD, pid=NS_CONTAINER):
+    """PodSandboxConfig as the kubelet fills it (pid namespace per container, like a v1 PodSpec)."""
+    security = msg((1, msg((1, network), (2, pid))))
+    return msg((1, msg((1, name), (2, uid), (3, namespace), (4, attempt))), (2, hostname),
+               (3, log_directory), *_map(6, labels), *_map(7, annotations),
+               (8, msg((1, cgroup_parent), (2, security))))
+
+
+def container_config(name, image, command=(), args=(), envs=None, working_dir="", log_path="", labels=None,
+                     annotations=None, attempt=0, pid=NS_CONTAINER):
+    envs = [(6, msg((1, k), (2, v))) for k, v in (envs or {}).items()]
+    linux = msg((2, msg((3, msg((2, pid))))))
+    return msg((1, msg((1, name), (2, attempt))), (2, msg((1, image))), (3, list(command)), (4, list(args)),
+               (5, working_dir), *envs, *_map(9, labels), *_map(10, annotations), (11, log_path), (15, linux))
+
+
+def run_pod_sandbox(endpoint, config, runtime_handler="", timeout=120.0):
+    """-> sandbox id (the pause container runs and the CNI plugins have set up its network namespace)."""
+    f = pb_fields(unary_call(endpoint, SERVICE + "RunPodSandbox", msg((1, config), (2, runtime_handler)), timeout))
+    return _str(f, 1)
+
+
+def pod_sandbox_status(endpoint, sandbox_id, timeout=10.0):
+    """-> {"id", "state", "ip", "created_at"} (ip empty for a host-network sandbox)."""
+    f = pb_fields(unary_call(endpoint, SERVICE + "PodSandboxStatus", _id_request(sandbox_id), timeout))
+    st = pb_fields(f.get(1, [b""])[0])
+    net = pb_fields(st.get(5, [b""])[0])
+    return {"id": _str(st, 1), "state": SANDBOX_STATES.get(_int(st, 3), "UNKNOWN"), "ip": _str(net, 1),
+            "created_at": _int(st, 4)}
+
+
+def stop_pod_sandbox(endpoint, sandbox_id, timeout=60.0):
+    unary_call(endpoint, SERVICE + "StopPodSandbox", _id_request(sandbox_id), timeout)
+
+
+def remove_pod_sandbox(endpoint, sandbox_id, timeout=60.0):
+    unary_call(endpoint, SERVICE + "RemovePodSandbox", _id_request(sandbox_id), timeout)
+
+
+def create_container(endpoint, sandbox_id, config, sandbox_config, timeout=60.0):
+    """-> container id; CRIError when the image is not present (containerd does not pull here)."""
+    f = pb_fields(unary_call(endpoint, SERVICE + "CreateContainer",
+                             msg((1, sandbox_id), (2, config), (3, sandbox_config)), timeout))
+    return _str(f, 1)
+
+
+def start_container(endpoint, container_id, timeout=60.0):
+    unary_call(endpoint, SERVICE + "StartContainer", _id_request(container_id), timeout)
+
+
+def stop_container(endpoint, container_id, grace=0, timeout=60.0):
+    unary_call(endpoint, SERVICE + "StopContainer", msg((1, container_id), (2, grace)), timeout + grace)
+
+
+def remove_container(endpoint, container_id, timeout=60.0):
+    unary_call(endpoint, SERVICE + "RemoveContainer", _id_request(container_id), timeout)
+
+
+def container_status(endpoint, container_id, timeout=10.0):
+    """-> {"id", "state", "created_at", "started_at", "finished_at", "exit_code", "image_ref", "reason",
+    "message", "log_path"} (times in nanoseconds, 0 when not reached)."""
+    f = pb_fields(unary_call(endpoint, SERVICE + "ContainerStatus", _id_request(container_id), timeout))
+    st = pb_fields(f.get(1, [b""])[0])
+    return {"id": _str(st, 1), "state": CONTAINER_STATES.get(_int(st, 3), "CONTAINER_UNKNOWN"),
+            "created_at": _int(st, 4), "started_at": _int(st, 5), "finished_at": _int(st, 6),
+            "exit_code": _int(st, 7, signed32=True), "image_ref": _str(st, 9), "reason": _str(st, 10),
+            "message": _str(st, 11), "log_path": _str(st, 15)}
+
+
+def image_status(endpoint, image, timeout=10.0):
+    """-> None when the image is not present, else {"id", "repo_tags", "size"}."""
+    f = pb_fields(unary_call(endpoint, IMAGES + "ImageStatus", msg((1, msg((1, image)))), timeout))
+    if not f.get(1):
+        return None
+    img = pb_fields(f[1][0])
+    return {"id": _str(img, 1), "repo_tags": [t.decode() for t in img.get(2, [])], "size": _int(img, 4)}
+
+
+class ImageNotReady(CRIError):
+    """The kubelet's image manager refusing a container's image: reason (the container's waiting reason and the
+    event's) and message as upstream's pkg/kubelet/images/image_manager.go words them."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def ensure_image(endpoint, image, pull_policy="IfNotPresent", timeout=10.0):
+    """The kubelet's EnsureImageExists for images that are present or must not be pulled: -> the image id.
+    Raises ImageNotReady("ErrImageNeverPull", ...) for an absent image with pull policy Never; pulling (Always,
+    or IfNotPresent and absent) is not implemented yet: ErrImagePull with the reason why."""
+    found = image_status(endpoint, image, timeout)
+    if found and pull_policy != "Always":
+        return found["id"]
+    if not found and pull_policy == "Never":
+        raise ImageNotReady("ErrImageNeverPull", f'Container image "{image}" is not present with pull policy of Never')
+    raise ImageNotReady("ErrImagePull", f'Failed to pull image "{image}": pulling is not implemented by the stand-in')
