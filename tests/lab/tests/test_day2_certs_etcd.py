@@ -134,7 +134,8 @@ def test_certificates_again_changes_nothing(cluster):
 
 
 def test_backup_is_fetched_private_and_retained(cluster, backup_dir):
-    dexec(CP, f"{KUBECTL} create configmap kf-restore-probe --from-literal=before=snapshot")
+    dexec(CP, f"{KUBECTL} delete configmap kf-restore-probe --ignore-not-found && "
+              f"{KUBECTL} create configmap kf-restore-probe --from-literal=before=snapshot")
     old = backup_dir / f"etcd-{CP}-20000101T000000Z.db"
     old.write_bytes(b"an old snapshot")
     _out, recap = playbook("etcd_backup.yml", "-e", f"etcd_backup_dir={backup_dir}", "-e", "etcd_backup_keep=1")
