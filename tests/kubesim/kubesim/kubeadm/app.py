@@ -1,4 +1,5 @@
-"""kubeadm stand-in: commands (version, config images list, init, join, token, certs certificate-key, reset).
+"""kubeadm stand-in: commands (version, config images list, init, join, token, certs certificate-key|check-expiration|renew,
+reset).
 
 Modelled on cmd/kubeadm/app/cmd/*.go; texts come from kubesim.output (shared with the unit tests'
 fake kubeadm).  Everything touches the real host: files under /etc/kubernetes and /var/lib/kubelet,
@@ -23,6 +24,7 @@ import yaml
 
 from kubesim import output, pki
 from kubesim.apiclient import ApiError, Client, resource_path
+from . import certs
 from . import config as K
 from . import constants as C
 from . import phases as P
@@ -548,6 +550,10 @@ def cmd_certs(argv):
         parse(argv[1:], {})
         sys.stdout.write(output.render_certificate_key(P.new_certificate_key()))
         return 0
+    if argv[:1] == ["check-expiration"]:
+        return certs.check_expiration(argv[1:])
+    if argv[:1] == ["renew"]:
+        return certs.renew(argv[1:])
     raise KubeadmError("kubesim: 'kubeadm certs %s' is not implemented by the stand-in" % (argv[0] if argv else ""))
 
 
@@ -1177,7 +1183,7 @@ Example usage:
     You can then repeat the second step on as many other machines as you like.
 
 (kubesim stand-in: version, config images list, init, init phase upload-certs, join, token,
-certs certificate-key, reset)
+certs certificate-key|check-expiration|renew, reset)
 """
 
 COMMANDS = {"version": cmd_version, "config": cmd_config, "init": cmd_init, "join": cmd_join, "token": cmd_token,
