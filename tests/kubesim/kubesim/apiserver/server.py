@@ -303,7 +303,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # --- routing ----------------------------------------------------------------------------
     def route(self, path):
-        parts = [p for p in path.split("/") if p]
+        # percent-encoded segments are decoded, as Go's net/url does for the request path
+        parts = [urllib.parse.unquote(p) for p in path.split("/") if p]
         method = self.command
         if parts[:1] == ["api"] and len(parts) >= 2 and parts[1] == "v1" and len(parts) > 2:
             return self.resource_request("", "v1", parts[2:])
