@@ -64,7 +64,7 @@ lab-test: venv
 	@echo "==> lab harness tests"; $(PYTEST) tests/lab/tests
 
 # Scenarios `make test` runs (every scenario; tests/bin/molecule-all takes a selection too).
-MOLECULE_SCENARIOS ?= prereqs container_runtime check_mode default firewall debian13 ha
+MOLECULE_SCENARIOS ?= prereqs container_runtime check_mode default firewall debian13 ha upgrade
 molecule: venv
 	@echo "==> molecule scenarios: $(MOLECULE_SCENARIOS)"; tests/bin/molecule-all $(MOLECULE_SCENARIOS)
 

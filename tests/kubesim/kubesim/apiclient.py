@@ -77,7 +77,7 @@ def resource_path(api_version, plural, namespace=None, name=None, subresource=No
         parts.append(f"namespaces/{urllib.parse.quote(namespace, safe='')}")
     parts.append(plural)
     if name:
-        parts.append(urllib.parse.quote(name, safe=""))
+        parts.append(urllib.parse.quote(name, safe=":"))  # as Go's url.PathEscape: "kubeadm:get-nodes" stays
         if subresource:
             parts.append(subresource)
     return "/".join(parts)

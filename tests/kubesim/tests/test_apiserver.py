@@ -600,3 +600,54 @@ def test_readyz_fails_without_etcd(cluster):
     while https(cluster, "/readyz")[0] != 200:
         assert time.time() < deadline
         time.sleep(0.3)
+
+
+# --- drain: cordon, pods/eviction and PodDisruptionBudgets -----------------------------------------
+def running_pod(c, name, node, labels):
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "kf-pdb-rs", "controller": True,
+             "uid": "5b0b7b8e-0000-4000-8000-000000000001"}  # drain refuses pods without a controller
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default", "labels": labels,
+                                                           "ownerReferences": [owner]},
+           "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx:1.27"}]}}
+    kubectl(c, "create", "-f", "-", stdin=json.dumps(pod))
+    status = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    kubectl(c, "patch", "pod", name, "--subresource=status", "--type=merge", "-p", json.dumps(status))
+
+
+def test_drain_honours_pod_disruption_budget(cluster):
+    make_node(cluster, "kf-drain-1")
+    for i in (1, 2):
+        running_pod(cluster, "kf-pdb-%d" % i, "kf-drain-1", {"app": "kf-pdb"})
+    kubectl(cluster, "create", "poddisruptionbudget", "kf-pdb", "--selector=app=kf-pdb", "--min-available=2")
+    # the eviction subresource answers 429 with the budget in the cause, as kube-apiserver does
+    code, body = https(cluster, "/api/v1/namespaces/default/pods/kf-pdb-1/eviction", "POST",
+                       {"apiVersion": "policy/v1", "kind": "Eviction",
+                        "metadata": {"name": "kf-pdb-1", "namespace": "default"}},
+                       cert=(os.path.join(cluster.pki, "super-admin.crt"),
+                             os.path.join(cluster.pki, "super-admin.key")))
+    st = json.loads(body)
+    assert code == 429 and st["reason"] == "TooManyRequests", body
+    assert st["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+    assert st["details"]["causes"][0] == {"reason": "DisruptionBudget", "message": "The disruption budget kf-pdb "
+                                          "needs 2 healthy pods and has 2 currently"}
+    # real kubectl drain: cordons, retries the eviction until its timeout, names the pod, leaves the node cordoned
+    p = kubectl(cluster, "drain", "kf-drain-1", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=6s",
+                check=False, timeout=60)
+    assert p.returncode != 0
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in p.stderr + p.stdout, p.stderr
+    assert 'kf-pdb-1' in p.stderr + p.stdout
+    node = json.loads(kubectl(cluster, "get", "node", "kf-drain-1", "-o", "json").stdout)
+    assert node["spec"]["unschedulable"] is True
+    assert "SchedulingDisabled" in kubectl(cluster, "get", "node", "kf-drain-1").stdout
+    # a budget that allows the disruption lets drain evict every pod
+    kubectl(cluster, "delete", "pdb", "kf-pdb")
+    kubectl(cluster, "create", "poddisruptionbudget", "kf-pdb", "--selector=app=kf-pdb", "--max-unavailable=2")
+    p = kubectl(cluster, "drain", "kf-drain-1", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=20s",
+                timeout=60)
+    assert "node/kf-drain-1 drained" in p.stdout, p.stdout
+    assert kubectl(cluster, "get", "pods", "-l", "app=kf-pdb", "-o", "name").stdout.strip() == ""
+    kubectl(cluster, "uncordon", "kf-drain-1")
+    node = json.loads(kubectl(cluster, "get", "node", "kf-drain-1", "-o", "json").stdout)
+    assert not node["spec"].get("unschedulable")
+    kubectl(cluster, "delete", "pdb", "kf-pdb")
+    kubectl(cluster, "delete", "node", "kf-drain-1")

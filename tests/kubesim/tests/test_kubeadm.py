@@ -467,3 +467,58 @@ def test_discovery_wrong_secret(cluster_info_server):
     with pytest.raises(KubeadmError) as e:
         app.discover(_join_cfg(ep, "abcdef.aaaaaaaaaaaaaaaa", [pin]))
     assert "failed to verify JWS signature of received cluster info object, can't trust this API Server" in e.value.text()
+
+
+# ---------------------------------------------------------------- upgrade (policy.go; live runs: test_upgrade.py)
+
+def test_upgrade_version_policy_texts():
+    from kubesim.kubeadm import upgrade as U
+    v = U.Version
+    # one minor up with a kubeadm of that minor: allowed
+    assert U.enforce_version_policies(v("v1.36.4"), v("v1.37.1"), "v1.37.1", ["v1.36.4"]) == ([], [])
+    # two minors up: mandatory, with kubeadm's wording
+    mand, _ = U.enforce_version_policies(v("v1.35.2"), v("v1.37.1"), "v1.37.1", ["v1.35.2"])
+    assert mand == ['Specified version to upgrade to "v1.37.1" is too high; kubeadm can upgrade only 1 minor '
+                    'version at a time']
+    # two minors down
+    mand, _ = U.enforce_version_policies(v("v1.37.1"), v("v1.37.1"), "v1.35.0", ["v1.37.1"])
+    assert 'Specified version to downgrade to "v1.35.0" is too low; kubeadm can downgrade only 1 minor version at ' \
+           'a time' in mand
+    # kubeadm older than the target minor: mandatory
+    mand, _ = U.enforce_version_policies(v("v1.36.4"), v("v1.36.4"), "v1.37.1", ["v1.36.4"])
+    assert mand == ['Specified version to upgrade to "v1.37.1" is at least one minor release higher than the '
+                    'kubeadm minor release (37 > 36). Such an upgrade is not supported']
+    # a newer patch than kubeadm, or an older minor than kubeadm: skippable (needs --force)
+    mand, skip = U.enforce_version_policies(v("v1.37.0"), v("v1.37.0"), "v1.37.1", ["v1.37.0"])
+    assert mand == [] and skip == ['Specified version to upgrade to "v1.37.1" is higher than the kubeadm version '
+                                   '"v1.37.0". Upgrade kubeadm first using the tool you used to install kubeadm']
+    mand, skip = U.enforce_version_policies(v("v1.37.1"), v("v1.37.1"), "v1.36.4", ["v1.37.1"])
+    assert mand == [] and skip == ["Kubeadm version v1.37.1 can only be used to upgrade to Kubernetes version 1.37"]
+    # too old kubelets, unstable versions
+    _, skip = U.enforce_version_policies(v("v1.36.4"), v("v1.37.1"), "v1.37.1", ["v1.35.0", "v1.36.4"])
+    assert skip == ["There are kubelets in this cluster that are too old that have these versions [v1.35.0]"]
+    _, skip = U.enforce_version_policies(v("v1.36.4"), v("v1.37.1"), "v1.37.0-rc.1", [])
+    assert 'is an unstable version and such upgrades weren\'t allowed via setting the --allow-*-upgrades flags' \
+        in skip[-1]
+
+
+def test_upgrade_command_line_errors():
+    p = kubeadm("upgrade", "apply")
+    assert p.returncode == 1
+    assert p.stderr.startswith("error: missing one or more required arguments. Required arguments: [version]\n")
+    p = kubeadm("upgrade", "apply", "vX", "-y")
+    assert p.returncode == 1 and 'couldn\'t parse Kubernetes version "vX"' in p.stderr
+    p = kubeadm("upgrade", "apply", "v1.37.1", "--kubeconfig", "/nonexistent/admin.conf", "-y")
+    assert p.returncode == 1 and "open /nonexistent/admin.conf: no such file or directory" in p.stderr
+    p = kubeadm("upgrade", "frobnicate")
+    assert p.returncode == 1 and 'unknown command "frobnicate" for "kubeadm upgrade"' in p.stderr
+    p = kubeadm("upgrade", "apply", "v1.37.1", "--bogus")
+    assert p.returncode == 1 and "unknown flag: --bogus" in p.stderr
+
+
+def test_static_pod_version_follows_the_image_tag():
+    from kubesim.kubelet import staticpods
+    pod = {"spec": {"containers": [{"image": "registry.k8s.io/kube-apiserver:v1.37.1"}]}}
+    assert staticpods.image_version(pod) == "v1.37.1"
+    pod = {"spec": {"containers": [{"image": "registry.k8s.io/etcd:3.6.6-0"}]}}
+    assert staticpods.image_version(pod) is None

@@ -357,10 +357,56 @@ class Ops:
         self.h.send_json(201, out)
 
     def evict(self):
+        """pods/eviction (pkg/registry/core/pod/storage/eviction.go): PodDisruptionBudgets are honoured."""
         cur = self.store.get(self.res, self.ns, self.name)
+        self.check_disruption_budgets(cur)
         self.store.delete(self.res, self.ns, self.name, cur["metadata"]["resourceVersion"])
         self.h.send_json(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                                "code": 201})
+
+    def check_disruption_budgets(self, pod):
+        """429 when evicting the pod would take a matching PDB below its desired healthy pods.
+
+        No disruption controller runs in the stand-in: the budget's status (expected, currentHealthy,
+        desiredHealthy, disruptionsAllowed) is computed here from the pods its selector matches.
+        """
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed", "Pending") or pod["metadata"].get("deletionTimestamp"):
+            return  # canIgnorePDB
+        pdb_res = self.api.registry.lookup("policy", "v1", "poddisruptionbudgets")
+        labels = pod["metadata"].get("labels") or {}
+        pdbs = [b for b in self.store.list(pdb_res, self.ns)[0]
+                if selector_matches((b.get("spec") or {}).get("selector"), labels)]
+        if not pdbs:
+            return
+        if len(pdbs) > 1:
+            raise APIError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the eviction "
+                           "subresource does not support.")
+        pdb = pdbs[0]
+        spec = pdb.get("spec") or {}
+        pods = [p for p in self.store.list(self.res, self.ns)[0]
+                if selector_matches(spec.get("selector"), (p.get("metadata") or {}).get("labels"))
+                and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        expected = len(pods)
+        healthy = sum(1 for p in pods if not p["metadata"].get("deletionTimestamp") and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (p.get("status") or {}).get("conditions") or []))
+        if spec.get("minAvailable") is not None:
+            desired = scaled(spec["minAvailable"], expected, round_up=True)
+        elif spec.get("maxUnavailable") is not None:
+            desired = max(0, expected - scaled(spec["maxUnavailable"], expected, round_up=True))
+        else:
+            desired = expected  # policy/v1 defaults minAvailable to 1 only when both are unset at creation
+        pod_ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in (pod.get("status") or {}).get("conditions") or [])
+        if not pod_ready and healthy >= desired and desired > 0:
+            return  # unhealthyPodEvictionPolicy IfHealthyBudget: an unready pod may go while the budget holds
+        if healthy - desired <= 0:
+            raise APIError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
+                           {"causes": [{"reason": "DisruptionBudget",
+                                        "message": "The disruption budget %s needs %d healthy pods and has %d "
+                                                   "currently" % (pdb["metadata"]["name"], desired, healthy)}],
+                            "retryAfterSeconds": 10})
 
     # --- update -------------------------------------------------------------------------------
     def merge_update(self, cur, new):
@@ -738,3 +784,35 @@ class Ops:
                     raise
         self.h.send_json(200, {"kind": self.res.kind + "List", "apiVersion": self.res.api_version,
                                "metadata": {"resourceVersion": str(rev)}, "items": objs})
+
+
+def selector_matches(selector, labels):
+    """metav1.LabelSelector: an empty selector selects every pod (policy/v1), None selects none."""
+    if selector is None:
+        return False
+    labels = labels or {}
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for req in selector.get("matchExpressions") or []:
+        key, op, vals = req.get("key"), req.get("operator"), req.get("values") or []
+        if op == "In" and labels.get(key) not in vals:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in vals:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def scaled(value, total, round_up):
+    """intstr.GetScaledValueFromIntOrPercent."""
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if text.endswith("%"):
+        pct = int(text[:-1])
+        return -(-pct * total // 100) if round_up else pct * total // 100
+    return int(text)

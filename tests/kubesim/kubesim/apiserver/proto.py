@@ -1,6 +1,7 @@
 """Decoding of Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``) for the
 kinds kubectl's typed clients send with it (``kubectl create namespace|configmap|secret|
-serviceaccount|role|clusterrole|rolebinding|clusterrolebinding``, ``kubectl auth can-i|whoami``).
+serviceaccount|role|clusterrole|rolebinding|clusterrolebinding|poddisruptionbudget``, ``kubectl auth
+can-i|whoami``, the evictions of ``kubectl drain``).
 Field numbers from the types' generated.proto.  Responses are always JSON (clients accept it)."""
 
 import base64
@@ -96,6 +97,12 @@ KINDS = {
         1: ("resourceAttributes", RESOURCE_ATTRS), 2: ("nonResourceAttributes", NON_RESOURCE_ATTRS)})},
     "SelfSubjectRulesReview": {1: ("metadata", OBJECT_META), 2: ("spec", {1: ("namespace", S)})},
     "SelfSubjectReview": {1: ("metadata", OBJECT_META)},
+    # policy/v1 (kubectl create poddisruptionbudget, kubectl drain's evictions)
+    "PodDisruptionBudget": {1: ("metadata", OBJECT_META), 2: ("spec", {
+        1: ("minAvailable", INTSTR), 2: ("selector", LABEL_SELECTOR), 3: ("maxUnavailable", INTSTR),
+        4: ("unhealthyPodEvictionPolicy", S)})},
+    "Eviction": {1: ("metadata", OBJECT_META), 2: ("deleteOptions", {
+        1: ("gracePeriodSeconds", I), 4: ("propagationPolicy", S), 5: ("dryRun", [S])})},
     "PriorityClass": {1: ("metadata", OBJECT_META), 2: ("value", I), 3: ("globalDefault", BOOL),
                       4: ("description", S), 5: ("preemptionPolicy", S)},
 }

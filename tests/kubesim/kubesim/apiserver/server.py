@@ -23,13 +23,15 @@ TABLE_CT = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 
 def read_version(opts):
-    v = opts.get("kubesim-version")
+    # the flag, else the version the kubelet derived from the manifest's image tag (KUBESIM_VERSION),
+    # else the installed kubelet package's
+    v = opts.get("kubesim-version") or os.environ.get("KUBESIM_VERSION")
     if not v:
         try:
             with open("/usr/lib/kubesim-kubelet/VERSION") as f:
                 v = f.read().strip()
         except OSError:
-            v = os.environ.get("KUBESIM_VERSION", "v1.37.1")
+            v = "v1.37.1"
     if not v.startswith("v"):
         v = "v" + v
     return v
@@ -301,7 +303,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # --- routing ----------------------------------------------------------------------------
     def route(self, path):
-        parts = [p for p in path.split("/") if p]
+        # percent-encoded segments are decoded, as Go's net/url does for the request path
+        parts = [urllib.parse.unquote(p) for p in path.split("/") if p]
         method = self.command
         if parts[:1] == ["api"] and len(parts) >= 2 and parts[1] == "v1" and len(parts) > 2:
             return self.resource_request("", "v1", parts[2:])

@@ -1183,11 +1183,16 @@ Example usage:
     You can then repeat the second step on as many other machines as you like.
 
 (kubesim stand-in: version, config images list, init, init phase upload-certs, join, token,
-certs certificate-key|check-expiration|renew, reset)
+certs certificate-key|check-expiration|renew, reset, upgrade plan|apply|node)
 """
 
+def cmd_upgrade(argv):
+    from .upgrade import cmd_upgrade as run
+    return run(argv)
+
+
 COMMANDS = {"version": cmd_version, "config": cmd_config, "init": cmd_init, "join": cmd_join, "token": cmd_token,
-            "certs": cmd_certs, "reset": cmd_reset}
+            "certs": cmd_certs, "reset": cmd_reset, "upgrade": cmd_upgrade}
 
 
 def main(argv=None):
@@ -1198,8 +1203,6 @@ def main(argv=None):
             return 0
         cmd = argv[0]
         if cmd not in COMMANDS:
-            if cmd == "upgrade":
-                raise KubeadmError("kubesim: 'kubeadm upgrade' is not implemented by the stand-in")
             raise KubeadmError('unknown command "%s" for "kubeadm"\nRun \'kubeadm --help\' for usage.' % cmd)
         if os.geteuid() != 0 and cmd in ("init", "join", "reset"):
             raise KubeadmError("user is not running as root", phase="preflight")

@@ -12,6 +12,7 @@ as kubeadm wrote them. Units are named kubesim-static-<pod name>, Restart=always
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -137,6 +138,20 @@ def command_for(pod):
     return prog + argv, None
 
 
+def image_version(pod):
+    """The Kubernetes version a control-plane image stands for (its tag, e.g. v1.37.1), else None.
+
+    The stand-in programs come from the installed kubelet package, so the tag kubeadm wrote (for example
+    after `kubeadm upgrade apply`) is what tells the kube-apiserver which version to report.
+    """
+    containers = (pod.get("spec") or {}).get("containers") or []
+    image = (containers[0].get("image") or "") if containers else ""
+    tag = image.split("@")[0].rsplit("/", 1)[-1].partition(":")[2]
+    if image_name(image).startswith("kube-") and re.fullmatch(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", tag):
+        return tag
+    return None
+
+
 def unit_name(pod):
     return f"kubesim-static-{pod['metadata']['name']}"
 
@@ -173,10 +188,12 @@ class StaticPodRunner:
                 env[key] = os.environ[key]
         return env
 
-    def start(self, unit, argv, digest):
+    def start(self, unit, argv, digest, version=None):
         self.stop(unit, quiet=True)
         self.cache.pop(unit, None)
         env = self.env()
+        if version:
+            env["KUBESIM_VERSION"] = version
         if self.mode == "process":
             full = dict(os.environ)
             full.update(env)
@@ -285,7 +302,7 @@ class StaticPodRunner:
             rec = recorded.get(unit)
             if rec and rec.get("hash") == digest and self.present(unit):
                 continue
-            self.start(unit, argv, digest)
+            self.start(unit, argv, digest, image_version(pod))
         return wanted
 
     def shutdown_children(self):

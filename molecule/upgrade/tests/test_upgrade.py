@@ -1,0 +1,131 @@
+"""Verify step of the "upgrade" scenario: after upgrade.yml (1.36.4 -> 1.37.1) every component runs the target,
+packages are held at it, --check changes nothing, and too-big jumps and downgrades are refused before any change."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "molecule"))
+
+from kf_molecule.common import ROOT, settings  # noqa: E402 -- after the sys.path insertion above
+from kf_molecule.cluster import (  # noqa: E402 -- after the sys.path insertion above
+    test_kube_packages_pinned_and_held,
+    test_kubelet_enabled_and_active,
+    test_nodes_ready_and_cni_pods_running_kubectl_on_control_plane,
+)
+
+__all__ = [
+    "test_kube_packages_pinned_and_held",
+    "test_kubelet_enabled_and_active",
+    "test_nodes_ready_and_cni_pods_running_kubectl_on_control_plane",
+    "test_every_component_reports_the_target",
+    "test_kubeadm_binary_is_the_target",
+    "test_snapshot_taken_before_the_upgrade",
+    "test_check_mode_after_the_upgrade_changes_nothing",
+    "test_two_minor_jump_refused_before_any_change",
+    "test_downgrade_refused_before_any_change",
+]
+
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+KUBECTL = ["kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"]
+
+
+def target(host):
+    return "v" + str(settings(host)["kubernetes_version"])
+
+
+def is_first_cp(host):
+    s = settings(host)
+    return s["inventory_hostname"] == s["groups"]["control_plane"][0]
+
+
+def run_ok(host, *argv):
+    r = host.run(" ".join(f"'{a}'" for a in argv))
+    assert r.rc == 0, f"{argv}: {r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def test_every_component_reports_the_target(host):
+    if not is_first_cp(host):
+        pytest.skip("asked once, on the first control plane")
+    want = target(host)
+    nodes = json.loads(run_ok(host, "sudo", *KUBECTL, "get", "nodes", "-o", "json"))["items"]
+    assert len(nodes) == 2
+    assert {n["metadata"]["name"]: n["status"]["nodeInfo"]["kubeletVersion"] for n in nodes} == {
+        n["metadata"]["name"]: want for n in nodes}
+    server = json.loads(run_ok(host, "sudo", *KUBECTL, "version", "-o", "json"))
+    assert server["serverVersion"]["gitVersion"] == want and server["clientVersion"]["gitVersion"] == want
+    for comp in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        manifest = host.file(f"/etc/kubernetes/manifests/{comp}.yaml").content_string
+        assert re.search(rf"image: \S+/{comp}:{re.escape(want)}\n", manifest), f"{comp}: {manifest[:400]}"
+    cfg = run_ok(host, "sudo", *KUBECTL, "get", "cm", "-n", "kube-system", "kubeadm-config",
+                 "-o", "jsonpath={.data.ClusterConfiguration}")
+    assert f"kubernetesVersion: {want}\n" in cfg
+    proxy = run_ok(host, "sudo", *KUBECTL, "get", "ds", "-n", "kube-system", "kube-proxy",
+                   "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+    assert proxy.endswith(":" + want), proxy
+    # nothing left cordoned
+    assert all(not n["spec"].get("unschedulable") for n in nodes)
+
+
+def test_kubeadm_binary_is_the_target(host):
+    assert run_ok(host, "kubeadm", "version", "-o", "short").strip() == target(host)
+    assert host.file("/var/lib/kubelet/config.yaml").exists
+
+
+def test_snapshot_taken_before_the_upgrade(host):
+    if not is_first_cp(host):
+        pytest.skip("the snapshot is taken on the first control plane")
+    snap = host.file(f"/var/lib/kubeforge/etcd-snapshots/before-upgrade-v1.36.4-to-{target(host)}.db")
+    with host.sudo():
+        assert snap.exists and snap.user == "root" and snap.mode == 0o600 and snap.size > 0
+
+
+def playbook(*args):
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    # JSON results: each message on one line, as written (the YAML format folds long lines)
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default",
+               ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory),
+                        str(ROOT / "playbooks" / "upgrade.yml"), *args],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    recap = {m.group(1): tuple(int(x) for x in m.groups()[1:]) for m in RECAP.finditer(r.stdout)}
+    return r, recap, r.stdout[-6000:] + r.stderr[-3000:]
+
+
+def test_check_mode_after_the_upgrade_changes_nothing(host):
+    if not is_first_cp(host):
+        pytest.skip("one run for the whole cluster")
+    r, recap, tail = playbook("--check")
+    assert r.returncode == 0, tail
+    assert recap and all(v[1] == 0 and v[2] == 0 and v[3] == 0 for v in recap.values()), tail
+
+
+def refused(host, version, words):
+    r, recap, tail = playbook("-e", f"kubernetes_version={version}")
+    assert r.returncode != 0, tail
+    # ansible-core prints failed results on stderr
+    assert all(w in r.stdout + r.stderr for w in words), tail
+    assert recap and all(v[1] == 0 for v in recap.values()), f"a refused upgrade changed something: {recap}\n{tail}"
+    # and the hosts still run the target, packages untouched
+    assert run_ok(host, "kubeadm", "version", "-o", "short").strip() == target(host)
+
+
+def test_two_minor_jump_refused_before_any_change(host):
+    # Only 1.36 and 1.37 exist here, so from 1.37.1 a two-minor jump is also an unsupported minor: the validate play
+    # refuses it on the controller, before any host is contacted (the check play's own one-minor rule is exercised
+    # by the downgrade below, and by the kubeadm stand-in's policy tests).
+    if not is_first_cp(host):
+        pytest.skip("one run for the whole cluster")
+    refused(host, "1.39.0", ["kubernetes_version '1.39.0' is not supported", "no host was contacted"])
+
+
+def test_downgrade_refused_before_any_change(host):
+    if not is_first_cp(host):
+        pytest.skip("one run for the whole cluster")
+    refused(host, "1.36.4", ["kubernetes_version 1.36.4 cannot be reached from the cluster's v1.37.1: a downgrade "
+                             "is not supported"])
