@@ -80,12 +80,12 @@ def cluster(tmp_path_factory):
        "--loadbalancers", "0", timeout=1800)
     try:
         if reuse:
-            # KF_RM_REUSE=1 (development): a lab from an earlier run; the hosts it removed are reset and joined again.
+            # KF_RM_REUSE=1 (development): a lab from an earlier run; the other nodes are reset and joined again.
             members = set(nodes()) if dexec(CP1, "test -e /etc/kubernetes/admin.conf", check=False).returncode == 0 \
                 else set()
-            removed = [h for h in (CP2, CP3, WORKER) if h not in members]
-            if members and removed:
-                playbook("reset.yml", "-e", "reset_confirm=true", "--limit", ",".join(removed))
+            # (A stopped control plane started again by `up` registers its Node again with its old state: reset too.)
+            if members and members != {CP1, CP2, CP3, WORKER}:
+                playbook("reset.yml", "-e", "reset_confirm=true", "--limit", ",".join([CP2, CP3, WORKER]))
         playbook("site.yml")
         # Real etcdctl for the assertions (Debian's etcd-client), on the control plane that stays.
         dexec(CP1, "command -v etcdctl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-client",
