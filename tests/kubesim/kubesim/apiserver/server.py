@@ -303,7 +303,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # --- routing ----------------------------------------------------------------------------
     def route(self, path):
-        # percent-encoded segments are decoded, as Go's net/url does for the request path
+        # Segments are percent-decoded as kube-apiserver does (clients escape names such as "kubeadm:kubeadm-certs").
         parts = [urllib.parse.unquote(p) for p in path.split("/") if p]
         method = self.command
         if parts[:1] == ["api"] and len(parts) >= 2 and parts[1] == "v1" and len(parts) > 2:

@@ -819,11 +819,10 @@ def bootstrap_kubeconfig(info, token, cluster_name="kubernetes"):
                           "tls-bootstrap-token-user", token=token)
 
 
-def etcd_request(endpoint, path, body, pki_dir):
+def etcd_request(endpoint, path, body, pki_dir, client="apiserver-etcd-client"):
     ctx = ssl.create_default_context(cafile=os.path.join(pki_dir, "etcd", "ca.crt"))
     ctx.check_hostname = False
-    ctx.load_cert_chain(os.path.join(pki_dir, "apiserver-etcd-client.crt"),
-                        os.path.join(pki_dir, "apiserver-etcd-client.key"))
+    ctx.load_cert_chain(os.path.join(pki_dir, client + ".crt"), os.path.join(pki_dir, client + ".key"))
     req = urllib.request.Request(endpoint.rstrip("/") + path, data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
@@ -1047,35 +1046,129 @@ def _port_open(port):
         s.close()
 
 
-def remove_etcd_member(manifests, pki_dir):
-    """reset's remove-etcd-member phase: remove this node's member through any reachable member."""
-    with open(os.path.join(manifests, "etcd.yaml")) as f:
-        pod = yaml.safe_load(f)
-    adv = (pod["metadata"].get("annotations") or {}).get(C.ANNOTATION_ETCD_URLS, "")
-    node_peer = adv.rsplit(":", 1)[0] + ":2380"
-    endpoints = ["https://127.0.0.1:2379"]
-    admin = os.path.join(C.KUBERNETES_DIR, C.ADMIN_CONF)
-    if os.path.exists(admin):
+def _read_pod(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def reset_cluster_config(kubeconfig):
+    """newResetData: the ClusterConfiguration from the kubeadm-config ConfigMap when the kubeconfig
+    (admin.conf by default) reaches the API server; (None, None) otherwise, with kubeadm's warning
+    when the kubeconfig exists but the ConfigMap cannot be read.  Without it, kubeadm does not try to
+    remove the etcd member (cfg == nil in removeetcdmember.go)."""
+    if not os.path.exists(kubeconfig):
+        return None, None
+    try:
+        client = Client.from_kubeconfig(kubeconfig, timeout=10)
+        cm = client.get("/api/v1/namespaces/kube-system/configmaps/kubeadm-config")
+        cluster = yaml.safe_load(cm["data"]["ClusterConfiguration"]) or {}
+    except ApiError as e:
+        warning("[reset] Unable to fetch the kubeadm-config ConfigMap from cluster: failed to get config map: %s"
+                % e.message, "reset.go:124")
+        return None, None
+    except Exception as e:  # noqa: BLE001 - unreadable kubeconfig or ConfigMap: kubeadm only warns
+        warning("[reset] Unable to fetch the kubeadm-config ConfigMap from cluster: %s" % e, "reset.go:124")
+        return None, None
+    return client, cluster
+
+
+def _etcd_retry(fn, deadline):
+    """kubeadm's etcdBackoff (50ms doubling): retried until ``deadline``; the last error is raised."""
+    delay = 0.05
+    while True:
         try:
-            endpoints += [e for e in etcd_endpoints(Client.from_kubeconfig(admin, timeout=5)) if e != adv]
-        except Exception:  # noqa: BLE001 - the API may be gone already
-            pass
-    deadline = time.time() + 20
-    last = None
-    while time.time() < deadline:
-        for ep in endpoints:
+            return fn()
+        except Exception as e:  # noqa: BLE001 - transient etcd errors are retried, as kubeadm does
+            if time.time() + delay > deadline:
+                raise KubeadmError(str(getattr(e, "reason", e)))
+        time.sleep(delay)
+        delay = min(delay * 2, 3.2)
+
+
+# How long reset retries etcd (kubeadm: etcdBackoff, 11 steps from 50ms doubling, after a 40s dial timeout).
+RESET_ETCD_TIMEOUT = 20
+
+
+def remove_stacked_etcd_member(client, pki_dir, own_client_url):
+    """etcdphase.RemoveStackedEtcdMemberFromCluster: endpoints from the etcd pods' annotations,
+    synced with the member list (client URLs); the only remaining member is left alone; a member
+    already gone is no error; otherwise the member whose first peer URL is this node's is removed.
+    Returns "last", "absent" or "removed"."""
+    eps = etcd_endpoints(client)
+    if not eps:
+        raise KubeadmError("could not retrieve the list of etcd endpoints: no etcd Pods found")
+    deadline = time.time() + RESET_ETCD_TIMEOUT
+    state = {"eps": eps}
+
+    def call(path, body):
+        last = None
+        for ep in state["eps"]:
             try:
-                res = etcd_request(ep, "/v3/cluster/member/list", {}, pki_dir)
-                members = res.get("members", [])
-                mine = [m for m in members if node_peer in (m.get("peerURLs") or [])]
-                if len(members) > 1:
-                    for m in mine:
-                        etcd_request(ep, "/v3/cluster/member/remove", {"ID": m["ID"]}, pki_dir)
-                return
+                return etcd_request(ep, path, body, pki_dir, client="etcd/healthcheck-client")
             except Exception as e:  # noqa: BLE001 - try the next endpoint
                 last = e
-        time.sleep(1)
-    raise KubeadmError(str(last))
+        raise last
+
+    members = _etcd_retry(lambda: call("/v3/cluster/member/list", {}), deadline).get("members", [])
+    # Client.Sync: the member list is the authoritative list of endpoints.
+    state["eps"] = sorted({u for m in members for u in m.get("clientURLs") or []}) or eps
+    if len(members) == 1 and own_client_url in state["eps"]:
+        return "last"
+    peer = own_client_url.rsplit(":", 1)[0] + ":%d" % C.ETCD_PEER_PORT
+    mine = [m for m in members if (m.get("peerURLs") or [None])[0] == peer]
+    if not mine:
+        return "absent"
+    _etcd_retry(lambda: call("/v3/cluster/member/remove", {"ID": mine[0]["ID"]}), deadline)
+    return "removed"
+
+
+DEFAULT_ETCD_DATA_DIR = "/var/lib/etcd"
+
+
+def _etcd_data_dir(cluster, manifest):
+    """getEtcdDataDir: the config's etcd.local.dataDir; without a config, the etcd pod's etcd-data
+    volume (kubeadm's default when the manifest is gone); None for an invalid manifest."""
+    if cluster is not None and "external" not in (cluster.get("etcd") or {}):
+        return ((cluster.get("etcd") or {}).get("local") or {}).get("dataDir") or DEFAULT_ETCD_DATA_DIR
+    warning("[reset] No kubeadm config, using etcd pod spec to get data directory", "removeetcdmember.go:107")
+    if not os.path.exists(manifest):
+        return DEFAULT_ETCD_DATA_DIR
+    try:
+        for v in _read_pod(manifest)["spec"].get("volumes") or []:
+            if v.get("name") == "etcd-data":
+                return v["hostPath"]["path"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
+
+
+def phase_remove_etcd_member(client, cluster, pki_dir, manifests):
+    """reset phase remove-etcd-member (removeetcdmember.go)."""
+    manifest = os.path.join(manifests, "etcd.yaml")
+    data_dir = _etcd_data_dir(cluster, manifest)
+    if data_dir is None:
+        out("[reset] No etcd config found. Assuming external etcd")
+        out("[reset] Please, manually reset etcd to prevent further issues")
+        return None
+    if cluster is not None and os.path.exists(manifest):
+        try:
+            own = (_read_pod(manifest)["metadata"].get("annotations") or {}).get(C.ANNOTATION_ETCD_URLS, "")
+            if not own:
+                raise KubeadmError("failed to get the etcd client URL of this node: the etcd Pod has no %s "
+                                   "annotation" % C.ANNOTATION_ETCD_URLS)
+            remove_stacked_etcd_member(client, pki_dir, own)
+        except Exception as e:  # noqa: BLE001 - kubeadm only warns and goes on
+            warning("[reset] Failed to remove etcd member: %s, please manually remove this etcd member using etcdctl"
+                    % (e.text() if isinstance(e, KubeadmError) else e), "removeetcdmember.go:70")
+        else:
+            _clean_dir(data_dir)
+            out("[reset] Deleted contents of the etcd data directory: %s" % data_dir)
+    # Stale files would break the next init or join: the directory is emptied either way
+    # (kubeadm's IsDirEmpty is false for a directory that does not exist).
+    if not (os.path.isdir(data_dir) and not os.listdir(data_dir)):
+        _clean_dir(data_dir)
+        out("[reset] Deleted contents of the etcd data directory: %s" % data_dir)
+    return data_dir
 
 
 def cmd_reset(argv):
@@ -1086,7 +1179,11 @@ def cmd_reset(argv):
     if "config" in flags:
         docs = K.split_documents(flags["config"], VERSION, {"ResetConfiguration"})
         force = force or (docs.get("ResetConfiguration") or {}).get("force", False)
+    if flags.get("dry-run"):
+        raise KubeadmError("kubesim: 'kubeadm reset --dry-run' is not implemented by the stand-in")
     pki_dir = flags.get("cert-dir", C.PKI_DIR)
+    skip = set(flags.get("skip-phases") or [])
+    client, cluster = reset_cluster_config(flags.get("kubeconfig", os.path.join(C.KUBERNETES_DIR, C.ADMIN_CONF)))
     if not force:
         sys.stdout.write("W%s reset.go:141] [reset] WARNING: Changes made to this host by 'kubeadm init' or 'kubeadm "
                          "join' will be reverted.\n" % time.strftime("%m%d %H:%M:%S"))
@@ -1097,24 +1194,12 @@ def cmd_reset(argv):
             raise KubeadmError("aborted reset operation", phase="preflight")
     out("[preflight] Running pre-flight checks")
     manifests = C.MANIFESTS_DIR
-    is_cp = os.path.exists(os.path.join(manifests, "etcd.yaml"))
-    if is_cp and os.path.exists(os.path.join(pki_dir, "apiserver-etcd-client.crt")):
-        try:
-            remove_etcd_member(manifests, pki_dir)
-        except Exception as e:  # noqa: BLE001 - kubeadm only warns
-            warning("[reset] Failed to remove etcd member: %s. Please manually remove this etcd member using etcdctl"
-                    % e, "removeetcdmember.go:106")
-    data_dir = "/var/lib/etcd"
-    if is_cp:
-        try:
-            with open(os.path.join(manifests, "etcd.yaml")) as f:
-                pod = yaml.safe_load(f)
-            for v in pod["spec"].get("volumes") or []:
-                if v.get("name") == "etcd-data":
-                    data_dir = v["hostPath"]["path"]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    # static pods: remove manifests so the kubelet stops them, then stop the kubelet
+    etcd_dir = None
+    if "remove-etcd-member" not in skip:
+        etcd_dir = phase_remove_etcd_member(client, cluster, pki_dir, manifests)
+    if "cleanup-node" in skip:
+        return 0
+    # cleanup-node: the static pods go with their manifests (the kubelet stops them), then the kubelet
     had_static = os.path.isdir(manifests) and any(n.endswith(".yaml") for n in os.listdir(manifests))
     for n in os.listdir(manifests) if os.path.isdir(manifests) else []:
         if n.endswith(".yaml"):
@@ -1123,9 +1208,11 @@ def cmd_reset(argv):
         wait_for(lambda: not any(_port_open(p) for p in (6443, 2379, 10257, 10259)), 30, 0.5)
     out("[reset] Stopping the kubelet service")
     systemctl("stop", "kubelet")
-    if is_cp:
-        _clean_dir(data_dir)
-        out("[reset] Deleted contents of the etcd data directory: %s" % data_dir)
+    # The stand-in's etcd is a host process that may still write while it stops (kubeadm removes the
+    # etcd container): what it wrote after remove-etcd-member emptied the directory goes too, silently.
+    if had_static:
+        if etcd_dir:
+            _clean_dir(etcd_dir)
     out('[reset] Unmounting mounted directories in "%s"' % C.KUBELET_DIR)
     dirs = [manifests, C.KUBELET_DIR, pki_dir]
     out("[reset] Deleting contents of directories: [%s]" % " ".join(dirs))

@@ -1,0 +1,190 @@
+"""remove_nodes.yml on a real HA lab: 3 control planes (co-located haproxy + keepalived, VIP :8443) + 1 worker from
+site.yml. In order, on one lab:
+  1. refusals (no confirmation, not in the inventory, not a node, every control plane, the first control plane)
+     fail before any host changes (changed=0 everywhere, 4 Nodes and 3 etcd members left);
+  2. the worker is removed: drained, reset (no kubelet.conf), its Node gone; the control planes untouched;
+  3. a dead control plane (container stopped): refused without remove_allow_unreachable, and removing another
+     control plane then is refused as an etcd quorum loss; with remove_allow_unreachable its Node and etcd member
+     go (3 -> 2 members, real etcdctl against the remaining members), the API still answers through the VIP and
+     haproxy no longer lists it;
+  4. --check for a reachable control plane changes nothing;
+  5. that control plane is removed: kubeadm reset removes its own etcd member (2 -> 1), its co-located load
+     balancer stops, the API still answers;
+  6. a second run for every removed host reports nothing to do, changed=0.
+
+Its own lab (rm, 172.30.130.0/24), removed at the end (KF_RM_KEEP=1 keeps it; KF_RM_REUSE=1 starts from a kept
+lab: the hosts an earlier run removed are reset and joined again by site.yml); slow (lab + site.yml take most of it).
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import pytest
+from conftest import LAB_DIR, ROOT, dexec, labcore, sh
+
+NAME = "rm"
+SUBNET = "172.30.130.0/24"
+CP1, CP2, CP3, WORKER = (f"{NAME}-cp1", f"{NAME}-cp2", f"{NAME}-cp3", f"{NAME}-worker1")
+ETCDCTL = ("ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt "
+           "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key")
+
+
+def playbook(*args: str, ok: bool = True, inventories: tuple[str, ...] = ()) -> tuple[str, dict[str, dict[str, int]]]:
+    """Run remove_nodes.yml (or another root playbook given first) on the lab; its output and PLAY RECAP per host."""
+    name = args[0] if args and args[0].endswith(".yml") else "remove_nodes.yml"
+    args = args[1:] if args and args[0].endswith(".yml") else args
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}")
+    inv = ["-i", str(labcore.inventory_dir(NAME))] + [a for i in inventories for a in ("-i", i)]
+    r = subprocess.run(["ansible-playbook", *inv, name, *args], cwd=ROOT, env=env, text=True, capture_output=True,
+                       timeout=1800, check=False)
+    text = r.stdout + r.stderr
+    assert (r.returncode == 0) == ok, f"{name} {args}: exit {r.returncode}\n{r.stdout[-8000:]}\n{r.stderr[-3000:]}"
+    recap = {}
+    for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", r.stdout, re.M):
+        recap[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+    return text, recap
+
+
+def nodes(via: str = CP1) -> list[str]:
+    out = dexec(via, "kubectl --kubeconfig=/etc/kubernetes/admin.conf get nodes --no-headers -o name").stdout
+    return sorted(line.removeprefix("node/") for line in out.split())
+
+
+def etcd_members(via: str = CP1) -> list[str]:
+    """Member names from real etcdctl, asked of every remaining member's client URL."""
+    endpoints = dexec(via, f"{ETCDCTL} --endpoints=https://127.0.0.1:2379 member list -w simple").stdout
+    urls = sorted({u for line in endpoints.splitlines() for u in line.split(", ")[4].split(",")})
+    out = dexec(via, f"{ETCDCTL} --endpoints={','.join(urls)} member list -w simple").stdout
+    health = dexec(via, f"{ETCDCTL} --endpoints={','.join(urls)} endpoint health", check=False)
+    assert health.returncode == 0, health.stdout + health.stderr
+    return sorted(line.split(", ")[2] for line in out.splitlines())
+
+
+def no_change(recap: dict[str, dict[str, int]]) -> bool:
+    return all(c["changed"] == 0 for c in recap.values())
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    lab = str(LAB_DIR / "lab")
+    started = time.monotonic()
+    reuse = os.environ.get("KF_RM_REUSE") == "1"
+    if not reuse:
+        sh(lab, "down", "--name", NAME, check=False)
+    # `up` also starts a host an earlier run stopped.
+    sh(lab, "up", "--name", NAME, "--subnet", SUBNET, "--control-planes", "3", "--workers", "1",
+       "--loadbalancers", "0", timeout=1800)
+    try:
+        if reuse:
+            # KF_RM_REUSE=1 (development): a lab from an earlier run; the other nodes are reset and joined again.
+            members = set(nodes()) if dexec(CP1, "test -e /etc/kubernetes/admin.conf", check=False).returncode == 0 \
+                else set()
+            # (A stopped control plane started again by `up` registers its Node again with its old state: reset too.)
+            if members and members != {CP1, CP2, CP3, WORKER}:
+                playbook("reset.yml", "-e", "reset_confirm=true", "--limit", ",".join([CP2, CP3, WORKER]))
+        playbook("site.yml")
+        # Real etcdctl for the assertions (Debian's etcd-client), on the control plane that stays.
+        dexec(CP1, "command -v etcdctl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-client",
+              timeout=600)
+        extra = tmp_path_factory.mktemp("inventory") / "extra.yml"
+        extra.write_text("others:\n  hosts:\n    outsider:\n      ansible_host: 172.30.130.250\n")
+        print(f"\nlab up + site.yml: {time.monotonic() - started:.0f} s")
+        yield {"extra": str(extra)}
+    finally:
+        if os.environ.get("KF_RM_KEEP") != "1":
+            sh(lab, "down", "--name", NAME, check=False)
+
+
+REFUSALS = [
+    ([f"-e remove_nodes={WORKER}"], "remove_confirm: remove_nodes.yml drains the nodes"),
+    (["-e remove_confirm=true -e remove_nodes=nosuch"], "not in the inventory: nosuch."),
+    (["-e remove_confirm=true -e remove_nodes=outsider"], "remove_nodes: outsider is not a member of the cluster"),
+    ([f"-e remove_confirm=true -e remove_nodes={CP3},{CP2},{CP1}"],
+     f"remove_nodes: {CP3}, {CP2}, {CP1} would remove the last control plane"),
+    ([f"-e remove_confirm=true -e remove_nodes={CP1}"], f"remove_nodes: {CP1} is the first control plane"),
+]
+
+
+def test_refusals_fail_before_any_host_changes(cluster):
+    for args, message in REFUSALS:
+        text, recap = playbook(*" ".join(args).split(), ok=False, inventories=(cluster["extra"],))
+        assert message in " ".join(text.split()), (args, text[-3000:])
+        assert no_change(recap), (args, recap)
+        # Only the controller ran: no node was contacted.
+        assert set(recap) == {"localhost"}, (args, recap)
+    assert nodes() == sorted([CP1, CP2, CP3, WORKER])
+    assert etcd_members() == sorted([CP1, CP2, CP3])
+
+
+def test_remove_worker(cluster):
+    _text, recap = playbook("-e", f"remove_nodes={WORKER}", "-e", "remove_confirm=true")
+    assert recap[WORKER]["changed"] > 0, recap
+    assert all(recap[h]["changed"] == 0 for h in (CP1, CP2, CP3) if h in recap), recap
+    assert nodes() == sorted([CP1, CP2, CP3])
+    assert dexec(WORKER, "test ! -e /etc/kubernetes/kubelet.conf && ! systemctl is-active -q kubelet",
+                 check=False).returncode == 0
+    assert etcd_members() == sorted([CP1, CP2, CP3])
+
+
+def test_remove_dead_control_plane(cluster):
+    sh("docker", "stop", "-t", "5", CP3)
+    # Without remove_allow_unreachable: refused, nothing changed.
+    text, recap = playbook("-e", f"remove_nodes={CP3}", "-e", "remove_confirm=true", ok=False)
+    assert f"remove_allow_unreachable: {CP3} did not answer over SSH" in " ".join(text.split()), text[-3000:]
+    assert no_change(recap), recap
+    # Removing a healthy member while cp3's is dead would leave cp1 + dead cp3: no quorum.
+    text, recap = playbook("-e", f"remove_nodes={CP2}", "-e", "remove_confirm=true", ok=False)
+    assert (f"would leave the etcd members {CP1}, {CP3} of which only 1 healthy ({CP1}); a quorum needs 2"
+            in " ".join(text.split())), text[-3000:]
+    assert no_change(recap), recap
+    assert nodes() == sorted([CP1, CP2, CP3])
+
+    _text, recap = playbook("-e", f"remove_nodes={CP3}", "-e", "remove_confirm=true",
+                            "-e", "remove_allow_unreachable=true")
+    assert recap[CP3]["changed"] > 0, recap
+    assert nodes() == sorted([CP1, CP2])
+    assert etcd_members() == sorted([CP1, CP2])
+    # The API answers through the VIP from the other control plane, and haproxy no longer lists cp3.
+    assert nodes(via=CP2) == sorted([CP1, CP2])
+    for host in (CP1, CP2):
+        cfg = dexec(host, "cat /etc/haproxy/haproxy.cfg").stdout
+        assert f"server {CP3} " not in cfg and f"server {CP1} " in cfg and f"server {CP2} " in cfg, cfg
+
+
+# cp3 stays in the lab's inventory (stopped): listed again, it is "nothing to do" and stays out of the load balancers
+# (what an operator does until the removed hosts leave the inventory).
+def test_check_mode_changes_nothing(cluster):
+    _text, _recap = playbook("--check", "-e", f"remove_nodes={CP3},{CP2}", "-e", "remove_confirm=true")
+    assert nodes() == sorted([CP1, CP2])
+    assert etcd_members() == sorted([CP1, CP2])
+    assert dexec(CP2, "test -e /etc/kubernetes/kubelet.conf && systemctl is-active -q keepalived",
+                 check=False).returncode == 0
+    assert f"server {CP2} " in dexec(CP1, "cat /etc/haproxy/haproxy.cfg").stdout
+
+
+def test_remove_reachable_control_plane(cluster):
+    text, recap = playbook("-e", f"remove_nodes={CP3},{CP2}", "-e", "remove_confirm=true")
+    assert recap[CP2]["changed"] > 0 and recap[CP3]["changed"] == 0, recap
+    # kubeadm reset removed the member itself: the by-ID removal found nothing left to do.
+    assert "Remove the node's etcd member by ID" not in text or f"changed: [{CP2}" not in text.split(
+        "Remove the node's etcd member by ID")[1].split("TASK")[0], text[-4000:]
+    assert etcd_members() == [CP1]
+    assert nodes() == [CP1]
+    res = dexec(CP2, "test ! -e /etc/kubernetes/kubelet.conf && test -z \"$(ls -A /var/lib/etcd)\" "
+                     "&& ! systemctl is-active -q keepalived && ! systemctl is-active -q haproxy", check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    cfg = dexec(CP1, "cat /etc/haproxy/haproxy.cfg").stdout
+    assert f"server {CP2} " not in cfg and f"server {CP3} " not in cfg and f"server {CP1} " in cfg, cfg
+
+
+def test_second_run_changes_nothing(cluster):
+    text, recap = playbook("-e", f"remove_nodes={WORKER},{CP3},{CP2}", "-e", "remove_confirm=true")
+    assert no_change(recap), recap
+    flat = " ".join(text.split())
+    for host in (WORKER, CP3, CP2):
+        assert f"{host} is not a member of the cluster (no Node object, no etcd member, no kubeadm state): nothing" \
+            in flat, text[-3000:]
