@@ -11,7 +11,7 @@ from .. import etcd as etcdlib
 from . import patch as patchlib, tables
 from .resources import GENERATION_KINDS
 from .store import (APIError, bad_request, conflict, invalid, now, qualified, parse_field_selector,
-                    parse_label_selector)
+                    label_predicate, parse_label_selector)
 
 JSON = "application/json"
 TABLE_CT = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -790,21 +790,12 @@ def selector_matches(selector, labels):
     """metav1.LabelSelector: an empty selector selects every pod (policy/v1), None selects none."""
     if selector is None:
         return False
-    labels = labels or {}
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
+    ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
+    reqs = [(k, "=", {v}) for k, v in (selector.get("matchLabels") or {}).items()]
     for req in selector.get("matchExpressions") or []:
-        key, op, vals = req.get("key"), req.get("operator"), req.get("values") or []
-        if op == "In" and labels.get(key) not in vals:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in vals:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
+        if req.get("operator") in ops:  # validation rejects other operators on create
+            reqs.append((req.get("key"), ops[req["operator"]], set(req.get("values") or [])))
+    return label_predicate(reqs)(labels)
 
 
 def scaled(value, total, round_up):

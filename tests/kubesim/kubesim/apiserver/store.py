@@ -126,7 +126,11 @@ def parse_label_selector(text):
             reqs.append((p[1:].strip(), "!", None))
         else:
             reqs.append((p, "exists", None))
+    return label_predicate(reqs)
 
+
+def label_predicate(reqs):
+    """A labels -> bool test from (key, op, values) requirements; op: = != in notin exists !."""
     def pred(labels):
         labels = labels or {}
         for key, op, vals in reqs:
