@@ -70,8 +70,9 @@ def rollout_diagnosis(value, deployment, namespace="default", selector=None, max
         )
         if ours:
             when = e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp") or ""
-            events.append((when, "%s %s/%s: %s %s" % (e.get("type", "Normal"), obj.get("kind", "?"), name,
-                                                     e.get("reason", ""), (e.get("message") or "").strip())))
+            message = (e.get("message") or "").strip()
+            text = "%s %s/%s: %s %s" % (e.get("type", "Normal"), obj.get("kind", "?"), name, e.get("reason", ""), message)
+            events.append((when, text))
     events.sort(key=lambda x: x[0])
     lines = ["Deployment %s/%s did not become ready." % (namespace, deployment)]
     if pods:

@@ -32,8 +32,9 @@ def test_names_deployment_pod_states_and_events():
     items = [
         pod("web-5d9-a", node="worker1", statuses=[{"name": "nginx", "ready": False, "state": {"waiting": {
             "reason": "ErrImagePull", "message": "failed to pull docker.io/library/nginx:1.29-alpine"}}}]),
-        pod("web-5d9-b", conditions=[{"type": "PodScheduled", "status": "False",
-                                       "message": "0/2 nodes are available: 2 node(s) had untolerated taint"}]),
+        pod("web-5d9-b", conditions=[
+            {"type": "PodScheduled", "status": "False",
+             "message": "0/2 nodes are available: 2 node(s) had untolerated taint"}]),
         pod("other-1", node="worker1", labels={"app": "other"}),
         event("Pod", "web-5d9-a", "Failed", "Error: ErrImagePull", "2026-12-04T10:00:02Z"),
         event("ReplicaSet", "web-5d9", "SuccessfulCreate", "Created pod: web-5d9-a", "2026-12-04T10:00:01Z",
@@ -51,8 +52,8 @@ def test_names_deployment_pod_states_and_events():
 
 def test_terminated_and_not_ready_containers():
     items = [
-        pod("web-1", phase="Running", node="cp1", statuses=[{"name": "nginx", "ready": False, "restartCount": 3,
-                                                              "state": {"running": {}}}]),
+        pod("web-1", phase="Running", node="cp1", statuses=[
+            {"name": "nginx", "ready": False, "restartCount": 3, "state": {"running": {}}}]),
         pod("web-2", phase="Running", node="cp1", statuses=[{"name": "nginx", "state": {"terminated": {
             "reason": "Error", "exitCode": 137}}}]),
     ]
