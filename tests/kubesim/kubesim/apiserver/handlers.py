@@ -515,7 +515,9 @@ class Ops:
             raise APIError(415, "UnsupportedMediaType", "strategic merge patch is not supported for custom resources")
         if self.sub == "scale":
             return self.update_scale(lambda s: self.apply_patch(ctype, s, p))
-        for _ in range(16):
+        for attempt in range(16):
+            if attempt:
+                time.sleep(0.02 * attempt)  # GuaranteedUpdate retries; let a lagging read catch up with etcd
             cur = self.store.get(self.res, self.ns, self.name)
             try:
                 new = self.apply_patch(ctype, cur, p)

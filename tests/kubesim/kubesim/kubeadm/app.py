@@ -344,19 +344,26 @@ def mark_control_plane(client, name, taints, timeout_s):
         out("[mark-control-plane] Marking the node %s as control-plane by adding the taints [%s]"
             % (name, " ".join("%s:%s" % (t["key"], t["effect"]) if not t.get("value") else
                               "%s=%s:%s" % (t["key"], t["value"], t["effect"]) for t in taints)))
-    node = wait_node(client, name, timeout_s)
-    labels = dict(node["metadata"].get("labels") or {})
-    labels[C.LABEL_CONTROL_PLANE] = ""
-    labels[C.LABEL_EXCLUDE_LB] = ""
-    have = list((node.get("spec") or {}).get("taints") or [])
-    for t in taints:
-        if not any(h.get("key") == t["key"] and h.get("effect") == t["effect"] for h in have):
-            have.append({k: v for k, v in t.items() if k in ("key", "value", "effect")})
-    patch = {"metadata": {"labels": labels}, "spec": {"taints": have}}
-    try:
-        client.patch("/api/v1/nodes/" + name, patch)
-    except ApiError as e:
-        raise api_error(e, 'error patching Node "%s"' % name)
+    # As kubeadm's apiclient.PatchNode: read the Node, patch it, and on a conflict (the kubelet and the controller
+    # manager write the new Node too) read it again every APICallRetryInterval (500 ms) until the timeout.
+    deadline = time.time() + timeout_s
+    while True:
+        node = wait_node(client, name, max(1, deadline - time.time()))
+        labels = dict(node["metadata"].get("labels") or {})
+        labels[C.LABEL_CONTROL_PLANE] = ""
+        labels[C.LABEL_EXCLUDE_LB] = ""
+        have = list((node.get("spec") or {}).get("taints") or [])
+        for t in taints:
+            if not any(h.get("key") == t["key"] and h.get("effect") == t["effect"] for h in have):
+                have.append({k: v for k, v in t.items() if k in ("key", "value", "effect")})
+        patch = {"metadata": {"labels": labels}, "spec": {"taints": have}}
+        try:
+            client.patch("/api/v1/nodes/" + name, patch)
+            return
+        except ApiError as e:
+            if e.status != 409 or time.time() >= deadline:
+                raise api_error(e, 'error patching Node "%s"' % name)
+        time.sleep(0.5)
 
 
 def default_taints(nr):
