@@ -28,7 +28,10 @@ def test_image_contents_and_recipe_label(distro):
     img = f"kubeforge/debian:{distro}"
     cfg = json_of("docker", "image", "inspect", img)[0]["Config"]
     assert cfg["StopSignal"] == "SIGRTMIN+3"
-    assert cfg["Cmd"][0] == "/lib/systemd/systemd"
+    # PID 1 makes /proc/sys/{fs,kernel,vm} read-only, then execs systemd (the machine's sysctls stay as they are).
+    assert cfg["Cmd"][0] == "/usr/local/sbin/kubeforge-lab-init"
+    init = sh("docker", "run", "--rm", "--network", "none", img, "cat", cfg["Cmd"][0]).stdout
+    assert "remount,bind,ro" in init and "exec /lib/systemd/systemd" in init, init
     assert re.fullmatch(r"[0-9a-f]{16}", cfg["Labels"]["kubeforge.recipe"])
     installed = set(sh("docker", "run", "--rm", "--network", "none", img, "dpkg-query", "-W", "-f", "${Package}\n")
                     .stdout.split())
@@ -193,8 +196,16 @@ def test_sysctl_guard_catches_a_change_made_inside_a_container(lab, tmp_path):
     assert sh(guard, "check", str(snap)).returncode == 0
     orig = Path("/proc/sys/vm/swappiness").read_text().strip()
     new = "61" if orig != "61" else "59"
+    # A lab host cannot change it: its PID 1 made /proc/sys/vm read-only.
+    refused = sh("docker", "exec", cp, "sh", "-c", f"echo {new} > /proc/sys/vm/swappiness", check=False)
+    assert refused.returncode != 0 and "Read-only file system" in refused.stderr, refused
+    assert sh(guard, "check", str(snap)).returncode == 0
     try:
-        sh("docker", "exec", cp, "sh", "-c", f"echo {new} > /proc/sys/vm/swappiness")
+        # A container without that protection (same image, no lab init, /proc/sys writable) can, and the guard
+        # names the change.
+        sh("docker", "run", "--rm", "--network", "none", "--cap-add", "SYS_ADMIN", "--security-opt",
+           "systempaths=unconfined", "--entrypoint", "sh", "kubeforge/debian:bookworm", "-c",
+           f"echo {new} > /proc/sys/vm/swappiness")
         r = sh(guard, "check", str(snap), check=False)
         assert r.returncode == 1
         assert f"vm.swappiness: '{orig}' -> '{new}'" in r.stdout
