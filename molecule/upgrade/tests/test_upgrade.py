@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "molecule"))
 
 from kf_molecule.common import ROOT, settings  # noqa: E402 -- after the sys.path insertion above
+from kf_molecule.selection import on  # noqa: E402 -- after the sys.path insertion above
 from kf_molecule.cluster import (  # noqa: E402 -- after the sys.path insertion above
     test_kube_packages_pinned_and_held,
     test_kubelet_enabled_and_active,
@@ -38,20 +37,14 @@ def target(host):
     return "v" + str(settings(host)["kubernetes_version"])
 
 
-def is_first_cp(host):
-    s = settings(host)
-    return s["inventory_hostname"] == s["groups"]["control_plane"][0]
-
-
 def run_ok(host, *argv):
     r = host.run(" ".join(f"'{a}'" for a in argv))
     assert r.rc == 0, f"{argv}: {r.stdout}{r.stderr}"
     return r.stdout
 
 
+@on("first_control_plane")  # asked once, on the first control plane
 def test_every_component_reports_the_target(host):
-    if not is_first_cp(host):
-        pytest.skip("asked once, on the first control plane")
     want = target(host)
     nodes = json.loads(run_ok(host, "sudo", *KUBECTL, "get", "nodes", "-o", "json"))["items"]
     assert len(nodes) == 2
@@ -77,9 +70,8 @@ def test_kubeadm_binary_is_the_target(host):
     assert host.file("/var/lib/kubelet/config.yaml").exists
 
 
+@on("first_control_plane")  # the snapshot is taken on the first control plane
 def test_snapshot_taken_before_the_upgrade(host):
-    if not is_first_cp(host):
-        pytest.skip("the snapshot is taken on the first control plane")
     snap = host.file(f"/var/lib/kubeforge/etcd-snapshots/before-upgrade-v1.36.4-to-{target(host)}.db")
     with host.sudo():
         assert snap.exists and snap.user == "root" and snap.mode == 0o600 and snap.size > 0
@@ -97,9 +89,8 @@ def playbook(*args):
     return r, recap, r.stdout[-6000:] + r.stderr[-3000:]
 
 
+@on("first_control_plane")  # one run for the whole cluster
 def test_check_mode_after_the_upgrade_changes_nothing(host):
-    if not is_first_cp(host):
-        pytest.skip("one run for the whole cluster")
     r, recap, tail = playbook("--check")
     assert r.returncode == 0, tail
     assert recap and all(v[1] == 0 and v[2] == 0 and v[3] == 0 for v in recap.values()), tail
@@ -115,17 +106,15 @@ def refused(host, version, words):
     assert run_ok(host, "kubeadm", "version", "-o", "short").strip() == target(host)
 
 
+@on("first_control_plane")  # one run for the whole cluster
 def test_two_minor_jump_refused_before_any_change(host):
     # Only 1.36 and 1.37 exist here, so from 1.37.1 a two-minor jump is also an unsupported minor: the validate play
     # refuses it on the controller, before any host is contacted (the check play's own one-minor rule is exercised
     # by the downgrade below, and by the kubeadm stand-in's policy tests).
-    if not is_first_cp(host):
-        pytest.skip("one run for the whole cluster")
     refused(host, "1.39.0", ["kubernetes_version '1.39.0' is not supported", "no host was contacted"])
 
 
+@on("first_control_plane")  # one run for the whole cluster
 def test_downgrade_refused_before_any_change(host):
-    if not is_first_cp(host):
-        pytest.skip("one run for the whole cluster")
     refused(host, "1.36.4", ["kubernetes_version 1.36.4 cannot be reached from the cluster's v1.37.1: a downgrade "
                              "is not supported"])

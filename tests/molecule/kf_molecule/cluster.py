@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from .common import ROOT, first_control_plane, is_control_plane, run_ok, settings
+from .common import ROOT, run_ok, settings
+from .selection import on
 
 KUBECTL = ["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"]
 STATIC_PODS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -40,17 +41,15 @@ def test_kubelet_enabled_and_active(host):
     assert host.file("/etc/kubernetes/kubelet.conf").exists
 
 
+@on("control_plane")
 def test_admin_kubeconfigs_are_0600(host):
-    if not is_control_plane(host):
-        pytest.skip("control planes only")
     for path in ("/etc/kubernetes/admin.conf", "/root/.kube/config"):
         f = host.file(path)
         assert f.exists and f.user == "root" and f.mode == 0o600, f"{path}: mode {oct(f.mode) if f.exists else 'missing'}"
 
 
+@on("control_plane")
 def test_static_pods_use_the_image_repository(host):
-    if not is_control_plane(host):
-        pytest.skip("control planes only")
     repo = settings(host)["kubernetes_image_repository"]
     for name in STATIC_PODS:
         f = host.file(f"/etc/kubernetes/manifests/{name}.yaml")
@@ -92,9 +91,8 @@ def _cni_problems(pods: dict, expected: set[str]) -> list[str]:
     return problems
 
 
+@on("first_control_plane")
 def test_nodes_ready_and_cni_pods_running_kubectl_on_control_plane(host):
-    if not first_control_plane(host):
-        pytest.skip("runs on the first control plane")
     s = settings(host)
     expected = expected_nodes(host)
     _wait_for(lambda: _node_problems(json.loads(run_ok(host, *KUBECTL, "get", "nodes", "--output=json")), expected),
@@ -108,10 +106,10 @@ def test_nodes_ready_and_cni_pods_running_kubectl_on_control_plane(host):
     print(run_ok(host, *KUBECTL, "get", "nodes", "--output=wide"))
 
 
+@on("first_control_plane")
 def test_nodes_ready_kubectl_from_the_controller(host, tmp_path):
-    """The venv's real kubectl on the controller, with the fetched admin kubeconfig, when the API is reachable."""
-    if not first_control_plane(host):
-        pytest.skip("runs for the first control plane")
+    """The venv's real kubectl on the controller, with the admin kubeconfig copied from the first control plane: the
+    API endpoint of the inventory (a node address or the load balancer's VIP) answers from outside the cluster."""
     kubeconfig = tmp_path / "admin.conf"
     kubeconfig.write_text(host.file("/etc/kubernetes/admin.conf").content_string)
     kubeconfig.chmod(0o600)
@@ -120,7 +118,7 @@ def test_nodes_ready_kubectl_from_the_controller(host, tmp_path):
     try:
         socket.create_connection((url.hostname, url.port or 443), timeout=5).close()
     except OSError as e:
-        pytest.skip(f"API server {server} not reachable from the controller: {e}")
+        raise AssertionError(f"API server {server} not reachable from the controller: {e}") from e
     kubectl = ROOT / ".venv" / "bin" / "kubectl"
     r = subprocess.run([str(kubectl), f"--kubeconfig={kubeconfig}", "get", "nodes", "--output=json"],
                        capture_output=True, text=True, timeout=60, check=False, env=dict(os.environ))
