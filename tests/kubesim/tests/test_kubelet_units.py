@@ -346,3 +346,40 @@ def test_node_not_ready_when_runtime_down(tmp_path, monkeypatch):
     assert message.startswith("container runtime is down: ")
     ready = [c for c in k.build_conditions(runtime_ok, network_ok, message) if c["type"] == "Ready"][0]
     assert (ready["status"], ready["reason"]) == ("False", "KubeletNotReady")
+
+
+def test_swap_on_refused_unless_fail_swap_on_false(tmp_path, monkeypatch):
+    from kubesim.kubelet import __main__ as kubelet_main
+    swaps = tmp_path / "swaps"
+    monkeypatch.setenv("KUBESIM_PROC_SWAPS", str(swaps))
+    swaps.write_text("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+                     "/dev/dm-1                               partition\t16760828\t0\t\t-2\n")
+    assert kubelet_main.swap_refusal({}) == ("running with swap on is not supported, please disable swap or set "
+                                             "--fail-swap-on flag to false")
+    assert kubelet_main.swap_refusal({"failSwapOn": True}) is not None
+    assert kubelet_main.swap_refusal({"failSwapOn": False}) is None
+    swaps.write_text("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")  # header only: swap off
+    assert kubelet_main.swap_refusal({}) is None
+
+
+def test_node_ip_must_be_a_host_address(tmp_path, monkeypatch):
+    from kubesim.kubelet import agent, host
+    own = next(str(ip) for ip in host.interface_addresses() if not ip.is_loopback)
+    assert host.validate_node_ip(own) is None
+    assert host.validate_node_ip("192.0.2.77") == 'node IP: "192.0.2.77" not found in the host\'s network interfaces'
+    assert host.validate_node_ip("127.0.0.1") == "nodeIP can't be loopback address"
+    errors = []
+    monkeypatch.setenv("KUBESIM_HOST_ROOT", str(tmp_path))
+
+    def make(ip):
+        return agent.Kubelet(client=None, node_name="n1", node_ip=ip, config={}, node_ip_explicit=True,
+                             runtime_endpoint=f"unix://{tmp_path}/gone.sock", runtime_version="containerd://2.1.9",
+                             root_dir=str(tmp_path / "kubelet"), log=lambda m: None, log_error=errors.append,
+                             version="v1.37.1")
+    # not fatal (as the kubelet): the status setter fails, is logged, and the Node gets no addresses
+    assert make("192.0.2.77").node_addresses() is None
+    assert errors == ['"Failed to set some node status fields" err="failed to validate nodeIP: node IP: '
+                      '\\"192.0.2.77\\" not found in the host\'s network interfaces" node="n1"']
+    assert make(own).node_addresses() == [{"type": "InternalIP", "address": own},
+                                          {"type": "Hostname", "address": "n1"}]
+    assert len(errors) == 1

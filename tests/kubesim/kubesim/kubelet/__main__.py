@@ -120,6 +120,16 @@ def node_label_allowed(key):
         prefix.endswith((".kubelet.kubernetes.io", ".node.kubernetes.io"))
 
 
+def swap_refusal(config):
+    """pkg/kubelet/cm/container_manager_linux.go NewContainerManager: failSwapOn defaults to true."""
+    fail_swap_on = config.get("failSwapOn")
+    if fail_swap_on is None:
+        fail_swap_on = True
+    if fail_swap_on and host.swap_on():
+        return "running with swap on is not supported, please disable swap or set --fail-swap-on flag to false"
+    return None
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -157,7 +167,7 @@ def main(argv=None):
     flag_map = {"pod-manifest-path": "staticPodPath", "fail-cgroupv1": "failCgroupV1",
                 "cgroup-driver": "cgroupDriver", "healthz-port": "healthzPort",
                 "healthz-bind-address": "healthzBindAddress", "port": "port",
-                "node-status-update-frequency": "nodeStatusUpdateFrequency"}
+                "node-status-update-frequency": "nodeStatusUpdateFrequency", "fail-swap-on": "failSwapOn"}
     for flag, field in flag_map.items():
         if flag in opts:
             config[field] = opts[flag]
@@ -215,6 +225,11 @@ def main(argv=None):
     info(f'"Container runtime initialized" containerRuntime="{rv["runtime_name"]}" '
          f'version="{rv["runtime_version"]}" apiVersion="{rv["runtime_api_version"]}" cgroupDriver="{driver}"')
 
+    # ---- container manager (after the CRI's cgroup driver, as in cmd/kubelet/app/server.go run())
+    err = swap_refusal(config)
+    if err:
+        return fail(f"failed to run Kubelet: {err}")
+
     # ---- serve /healthz (kubeadm waits on http://127.0.0.1:10248/healthz)
     try:
         agent.start_healthz(config.get("healthzBindAddress") or "127.0.0.1",
@@ -231,12 +246,16 @@ def main(argv=None):
             taint["value"] = value
         taints.append(taint)
     taints += config.get("registerWithTaints") or []
-    node_ip = (opts.get("node-ip") or "").split(",")[0] or host.node_ip(node_name)
+    explicit_ip = (opts.get("node-ip") or "").split(",")[0]
+    if explicit_ip in ("0.0.0.0", "::"):
+        explicit_ip = ""  # kubelet: the unspecified address means "detect"
+    node_ip = explicit_ip or host.node_ip(node_name)
     kubelet = agent.Kubelet(
         client=agent.make_client(kubeconfig), node_name=node_name, node_ip=node_ip, config=config,
         runtime_endpoint=endpoint, runtime_version=runtime_version, root_dir=root_dir, log=info,
         version=version, node_labels=labels, register_taints=taints, kubeconfig=kubeconfig,
-        cert_dir=cert_dir)
+        cert_dir=cert_dir, node_ip_explicit=bool(explicit_ip),
+        log_error=lambda msg: klog("E", "kubelet_node_status.go:0", msg))
     info(f'"Starting kubelet main sync loop" node="{node_name}" version="{version}" nodeIP="{node_ip}"')
 
     def stop(*_):

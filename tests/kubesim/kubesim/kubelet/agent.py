@@ -51,7 +51,8 @@ def start_healthz(address, port):
 class Kubelet:
     def __init__(self, *, client, node_name, node_ip, config, runtime_endpoint, runtime_version,
                  root_dir, log, version, node_labels=None, register_taints=None,
-                 cni_conf_dir="/etc/cni/net.d", kubeconfig=None, cert_dir=None):
+                 cni_conf_dir="/etc/cni/net.d", kubeconfig=None, cert_dir=None, node_ip_explicit=False,
+                 log_error=None):
         self.client = client
         self.kubeconfig = kubeconfig
         self.cert_dir = cert_dir or os.path.join(root_dir, "pki")
@@ -61,6 +62,8 @@ class Kubelet:
                                    and bootstrap.seed_store_from_kubeconfig(kubeconfig, self.cert_dir))
         self.node_name = node_name
         self.node_ip = node_ip
+        self.node_ip_explicit = node_ip_explicit  # given with --node-ip (validated), not detected
+        self.log_error = log_error or log
         self.config = config
         self.endpoint = runtime_endpoint
         self.runtime_version = runtime_version
@@ -203,12 +206,13 @@ class Kubelet:
         cap = host.capacity()
         status = {
             "conditions": conds,
-            "addresses": [{"type": "InternalIP", "address": self.node_ip},
-                          {"type": "Hostname", "address": self.node_name}],
             "capacity": cap, "allocatable": dict(cap),
             "daemonEndpoints": {"kubeletEndpoint": {"Port": int(self.config.get("port") or 10250)}},
             "nodeInfo": host.node_info(self.version, self.runtime_version),
         }
+        addresses = self.node_addresses()
+        if addresses is not None:
+            status["addresses"] = addresses
         try:
             self.client.patch(f"/api/v1/nodes/{self.node_name}/status", {"status": status})
         except ApiError as exc:
@@ -220,6 +224,20 @@ class Kubelet:
                      f'node="{self.node_name}" condition={json.dumps(ready)}')
         self.conditions = {c["type"]: c for c in conds}
         self.last_status_report = time.monotonic()
+
+    def node_addresses(self):
+        """nodestatus.NodeAddress: an explicit --node-ip must be one of the host's addresses.
+
+        Not fatal in the kubelet: the setter fails, the kubelet logs it on every status update
+        and the Node keeps no (or its previous) addresses; the other fields are still set.
+        """
+        if self.node_ip_explicit:
+            err = host.validate_node_ip(self.node_ip)
+            if err:
+                self.log_error(f'"Failed to set some node status fields" err="failed to validate nodeIP: '
+                               f'{err.replace(chr(34), chr(92) + chr(34))}" node="{self.node_name}"')
+                return None
+        return [{"type": "InternalIP", "address": self.node_ip}, {"type": "Hostname", "address": self.node_name}]
 
     def renew_lease(self):
         path = resource_path("coordination.k8s.io/v1", "leases", LEASE_NS, self.node_name)

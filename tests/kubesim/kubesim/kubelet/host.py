@@ -6,8 +6,10 @@ Test-only overrides (environment, never flags users would see):
   KUBESIM_PROC_MOUNTS    file read instead of /proc/self/mounts (cgroup detection)
   KUBESIM_STATIC_POD_RUNNER=process   run static pods as child processes, not systemd units
   KUBESIM_IMAGES_DIR     image content directory (default kubesim/kubelet/images)
+  KUBESIM_PROC_SWAPS     file read instead of /proc/swaps (swap detection)
 """
 
+import ipaddress
 import os
 import platform
 import socket
@@ -69,6 +71,50 @@ def cgroup_fs_type():
 
 def is_cgroup2_unified():
     return cgroup_fs_type() == "cgroup2"
+
+
+def swap_on():
+    """pkg/kubelet/util/swap IsSwapOn: /proc/swaps has a line besides its header."""
+    try:
+        with open(os.environ.get("KUBESIM_PROC_SWAPS", "/proc/swaps"), encoding="utf-8") as fh:
+            lines = [line for line in fh.read().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return False  # no /proc/swaps: a kernel without swap support
+    return len(lines) > 1
+
+
+def interface_addresses():
+    """Every address on the host's interfaces (Go's net.InterfaceAddrs), from `ip -o addr`."""
+    try:
+        out = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    addrs = []
+    for line in out.splitlines():
+        parts = line.split()
+        for fam in ("inet", "inet6"):
+            if fam in parts:
+                addrs.append(ipaddress.ip_address(parts[parts.index(fam) + 1].split("/")[0].split("%")[0]))
+    return addrs
+
+
+def validate_node_ip(node_ip):
+    """pkg/kubelet/kubelet_node_status.go validateNodeIP: None when valid, else the error text."""
+    try:
+        ip = ipaddress.ip_address(node_ip)
+    except ValueError:
+        return "nodeIP must be a valid IP address"
+    if ip.is_loopback:
+        return "nodeIP can't be loopback address"
+    if ip.is_multicast:
+        return "nodeIP can't be a multicast address"
+    if ip.is_link_local:
+        return "nodeIP can't be a link-local unicast address"
+    if ip.is_unspecified:
+        return "nodeIP can't be an all zeros address"
+    if ip in interface_addresses():
+        return None
+    return 'node IP: "%s" not found in the host\'s network interfaces' % ip
 
 
 def hostname():
