@@ -9,6 +9,7 @@ from kf_molecule.node import (  # noqa: E402 -- after the sys.path insertion abo
     test_kernel_modules_available_now_and_listed_for_boot,
     test_sysctls_are_one_and_persisted,
     test_chrony_configured_and_enabled,
+    test_kubeadm_preflight_executables_in_path,
 )
 
 # the shared checks this scenario runs (pytest collects them from this module)
@@ -17,4 +18,5 @@ __all__ = [
     "test_kernel_modules_available_now_and_listed_for_boot",
     "test_sysctls_are_one_and_persisted",
     "test_chrony_configured_and_enabled",
+    "test_kubeadm_preflight_executables_in_path",
 ]

@@ -365,6 +365,55 @@ def test_preflight_port_in_use_and_dir_not_empty(tmp_path, monkeypatch):
     assert preflight.dir_available("/var/lib/etcd").name == "DirAvailable--var-lib-etcd"
 
 
+def test_preflight_executables_in_path(tmp_path, monkeypatch):
+    import io
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for exe in ("ip", "mount", "nsenter", "ethtool", "tc", "touch"):  # no iptables, ebtables, socat
+        (bindir / exe).write_text("#!/bin/sh\n")
+        (bindir / exe).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    checks = [preflight.in_path(exe, mandatory) for exe, mandatory in preflight.EXEC_CHECKS]
+    buf = io.StringIO()
+    with pytest.raises(PreflightError) as e:
+        preflight.run(checks, [], out=buf)
+    assert e.value.errors == [("FileExisting-iptables", "iptables not found in system path")]
+    assert buf.getvalue() == ("\t[WARNING FileExisting-ebtables]: ebtables not found in system path\n"
+                              "\t[WARNING FileExisting-socat]: socat not found in system path\n")
+    for exe in ("iptables", "ebtables", "socat"):
+        (bindir / exe).write_text("#!/bin/sh\n")
+        (bindir / exe).chmod(0o755)
+    buf = io.StringIO()
+    preflight.run(checks, [], out=buf)
+    assert buf.getvalue() == ""
+    # part of the checks kubeadm init and join share (addCommonChecks), after Swap
+    names = [c.name for c in preflight.join_checks({"nodeRegistration": {}}, "1.37.1")]
+    assert names[names.index("Swap") + 1:names.index("Swap") + 10] == [
+        "FileExisting-ip", "FileExisting-iptables", "FileExisting-mount", "FileExisting-nsenter",
+        "FileExisting-ebtables", "FileExisting-ethtool", "FileExisting-socat", "FileExisting-tc",
+        "FileExisting-touch"]
+
+
+def test_preflight_num_cpu_and_mem_on_control_plane_join(tmp_path, monkeypatch):
+    import io
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/meminfo").write_text("MemTotal:        1024000 kB\nMemFree:          512000 kB\n")
+    monkeypatch.setattr(preflight, "ROOT", str(tmp_path))
+    monkeypatch.setattr(preflight.os, "sched_getaffinity", lambda pid: {0})
+    checks = preflight.init_checks({"localAPIEndpoint": {"bindPort": 6443}}, {"etcd": {"local": {}}}, "1.37.1",
+                                   secondary=True)
+    assert [c.name for c in checks[:2]] == ["NumCPU", "Mem"]
+    with pytest.raises(PreflightError) as e:
+        preflight.run(checks[:2], [], out=io.StringIO())
+    assert e.value.errors == [("NumCPU", "the number of available CPUs 1 is less than the required 2"),
+                              ("Mem", "the system RAM (1000 MB) is less than the minimum 1700 MB")]
+    monkeypatch.setattr(preflight.os, "sched_getaffinity", lambda pid: {0, 1})
+    (tmp_path / "proc/meminfo").write_text("MemTotal:        2048000 kB\n")
+    preflight.run(checks[:2], [], out=io.StringIO())
+    # a worker join has neither
+    assert not {"NumCPU", "Mem"} & {c.name for c in preflight.join_checks({"nodeRegistration": {}}, "1.37.1")}
+
+
 def test_cri_check_dead_socket(tmp_path):
     warns, errs = preflight.cri_check("unix://%s/containerd.sock" % tmp_path).run()
     assert warns == []

@@ -72,3 +72,17 @@ def test_chrony_configured_and_enabled(host):
     capbnd = int(re.search(r"^CapBnd:\s*([0-9a-f]+)", host.file("/proc/1/status").content_string, re.M).group(1), 16)
     if capbnd >> 25 & 1:
         assert host.service("chrony").is_running
+
+
+# kubeadm's FileExisting-* preflight checks (checks_linux.go addExecChecks): the first four are errors when missing.
+KUBEADM_PREFLIGHT_EXECUTABLES = ("ip", "iptables", "mount", "nsenter", "ebtables", "ethtool", "socat", "tc", "touch")
+
+
+def test_kubeadm_preflight_executables_in_path(host):
+    missing = []
+    for exe in KUBEADM_PREFLIGHT_EXECUTABLES:
+        try:
+            host.find_command(exe)
+        except ValueError:
+            missing.append(exe)
+    assert not missing, f"kubeadm preflight would report FileExisting-* for: {missing}"

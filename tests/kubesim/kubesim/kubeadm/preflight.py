@@ -7,6 +7,7 @@ fatal ones, which kubesim.output renders in kubeadm's format.
 
 import errno
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -100,6 +101,22 @@ def port_open(port):
     return Check("Port-%d" % port, fn)
 
 
+# checks_linux.go addExecChecks (conntrack only below 1.32, so never for the versions modelled):
+# (executable, mandatory) -- a missing mandatory one is an error, the others are warnings.
+EXEC_CHECKS = (("ip", True), ("iptables", True), ("mount", True), ("nsenter", True), ("ebtables", False),
+               ("ethtool", False), ("socat", False), ("tc", False), ("touch", False))
+
+
+def in_path(executable, mandatory):
+    """InPathCheck: exec.LookPath in kubeadm's own PATH."""
+    def fn():
+        if shutil.which(executable) is not None:
+            return [], []
+        msg = "%s not found in system path" % executable
+        return ([], [msg]) if mandatory else ([msg], [])
+    return Check(path_name("FileExisting", executable), fn)
+
+
 def num_cpu(n):
     def fn():
         have = len(os.sched_getaffinity(0))
@@ -112,7 +129,7 @@ def num_cpu(n):
 def mem(mb):
     def fn():
         try:
-            with open("/proc/meminfo") as f:
+            with open(_p("/proc/meminfo")) as f:
                 for line in f:
                     if line.startswith("MemTotal:"):
                         have = int(line.split()[1]) // 1024
@@ -219,14 +236,16 @@ def hostname(name):
 
 def common_checks(node_reg, version):
     endpoint = node_reg.get("criSocket", C.DEFAULT_CRI_SOCKET)
-    return [cri_check(endpoint), runtime_version(endpoint, version), swap(), system_verification(),
-            hostname(node_reg.get("name") or socket.gethostname().lower()), kubelet_service(),
-            port_open(C.KUBELET_PORT)]
+    return [cri_check(endpoint), runtime_version(endpoint, version), swap()] + \
+        [in_path(exe, mandatory) for exe, mandatory in EXEC_CHECKS] + \
+        [system_verification(), hostname(node_reg.get("name") or socket.gethostname().lower()), kubelet_service(),
+         port_open(C.KUBELET_PORT)]
 
 
 def init_checks(init, cluster, version, secondary=False):
     bind_port = int((init.get("localAPIEndpoint") or {}).get("bindPort", C.API_SERVER_PORT))
-    checks = [] if secondary else [num_cpu(C.CONTROL_PLANE_NUM_CPU), mem(C.CONTROL_PLANE_MEM)]
+    # InitNodeChecks: NumCPU and Mem also run for a joining control plane (isSecondaryControlPlane)
+    checks = [num_cpu(C.CONTROL_PLANE_NUM_CPU), mem(C.CONTROL_PLANE_MEM)]
     checks += [port_open(bind_port), port_open(C.SCHEDULER_PORT), port_open(C.CONTROLLER_MANAGER_PORT)]
     for comp in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"):
         checks.append(file_available("%s/%s.yaml" % (C.MANIFESTS_DIR, comp)))
