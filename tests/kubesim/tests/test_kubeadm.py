@@ -125,6 +125,65 @@ networking:
                     'networking.serviceSubnet: Invalid value: "10.96.0.0/40": couldn\'t parse subnet']
 
 
+def _networking_errors(networking, cm_args=None):
+    cluster = {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration", "networking": networking}
+    if cm_args:
+        cluster["controllerManager"] = {"extraArgs": [{"name": k, "value": v} for k, v in cm_args.items()]}
+    init, cluster = K.default_init({"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "InitConfiguration"}, cluster,
+                                   "1.37.1")
+    return [e for e in K.validate_init(init, cluster, "1.37.1") if e.startswith("networking.")]
+
+
+def test_pod_subnet_node_mask_and_service_subnet_size():
+    # accepted: the lab's and kubeadm's defaults, a /8 pod subnet (24 - 8 = 16), dual stack
+    assert _networking_errors({"podSubnet": "10.244.0.0/16", "serviceSubnet": "10.96.0.0/12"}) == []
+    assert _networking_errors({"podSubnet": "10.0.0.0/8"}) == []
+    assert _networking_errors({"podSubnet": "10.244.0.0/16,fd00:10:244::/56",
+                               "serviceSubnet": "10.96.0.0/16,fd00:10:96::/112"}) == []
+    # ValidatePodSubnetNodeMask (node-cidr-mask-size-ipv4 defaults to 24, ipv6 to 64)
+    assert _networking_errors({"podSubnet": "10.244.0.0/24"}, {"node-cidr-mask-size-ipv4": "23"}) == [
+        'networking.podSubnet: Invalid value: "10.244.0.0/24": the size of pod subnet with mask 24 is smaller than '
+        'the size of node subnet with mask 23']
+    assert _networking_errors({"podSubnet": "fd00:10:244::/72"}) == [
+        'networking.podSubnet: Invalid value: "fd00:10:244::/72": the size of pod subnet with mask 72 is smaller than '
+        'the size of node subnet with mask 64']
+    assert _networking_errors({"podSubnet": "10.0.0.0/7"}) == [
+        'networking.podSubnet: Invalid value: "10.0.0.0/7": pod subnet mask (7) and node-mask (24) difference is '
+        'greater than 16']
+    assert _networking_errors({"podSubnet": "10.244.0.0/24"}, {"node-cidr-mask-size-ipv4": "26"}) == []
+    assert _networking_errors({"podSubnet": "10.244.0.0/16"}, {"node-cidr-mask-size-ipv4": "x"}) == [
+        'networking.podSubnet: Invalid value: "10.244.0.0/16": could not parse the value of the '
+        'kube-controller-manager flag node-cidr-mask-size-ipv4 as an integer: strconv.Atoi: parsing "x": invalid syntax']
+    assert _networking_errors({"podSubnet": "10.244.0.0/24"},
+                              {"node-cidr-mask-size-ipv4": "23", "allocate-node-cidrs": "false"}) == []
+    # ValidateIPNetFromString minimums: 254 pod addresses, 10 service addresses; dual stack needs both families
+    assert _networking_errors({"podSubnet": "10.244.0.0/25"}, {"node-cidr-mask-size-ipv4": "28"}) == [
+        'networking.podSubnet: Invalid value: "10.244.0.0/25": subnet with 128 address(es) is too small, the '
+        'minimum is 254']
+    assert _networking_errors({"serviceSubnet": "10.96.0.0/29"}) == [
+        'networking.serviceSubnet: Invalid value: "10.96.0.0/29": subnet with 8 address(es) is too small, the '
+        'minimum is 10']
+    assert _networking_errors({"serviceSubnet": "10.96.0.0/16,10.97.0.0/16"}) == [
+        'networking.serviceSubnet: Invalid value: "10.96.0.0/16,10.97.0.0/16": expected one (IPv4 or IPv6) CIDR or '
+        'two CIDRs from each family for dual-stack networking']
+    # ValidateServiceSubnetSize: at most 20 host bits
+    assert _networking_errors({"serviceSubnet": "10.96.0.0/11"}) == [
+        'networking.serviceSubnet: Invalid value: "10.96.0.0/11": specified service subnet is too large; for '
+        '32-bit addresses, the mask must be >= 12']
+    assert _networking_errors({"serviceSubnet": "fd00:10:96::/64"}) == [
+        'networking.serviceSubnet: Invalid value: "fd00:10:96::/64": specified service subnet is too large; for '
+        '128-bit addresses, the mask must be >= 108']
+
+
+def test_init_refuses_a_pod_subnet_larger_than_the_node_mask_allows(tmp_path):
+    p = write(tmp_path, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nnetworking:\n"
+                        "  podSubnet: 10.0.0.0/7\n")
+    r = kubeadm("init", "--config", p)
+    assert r.returncode == 1
+    assert r.stderr.startswith('error: networking.podSubnet: Invalid value: "10.0.0.0/7": pod subnet mask (7) and '
+                               'node-mask (24) difference is greater than 16\n'), r.stderr
+
+
 def test_v1beta3_style_map_extra_args_is_a_decoding_error(tmp_path):
     p = write(tmp_path, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\napiServer:\n"
                         "  extraArgs:\n    audit-log-maxage: '30'\n")

@@ -340,15 +340,89 @@ def _validate_duration(value, path, errs):
         errs.append(_invalid(path, value, str(e)))
 
 
-def _validate_subnet(value, path, errs, kind="subnet"):
+# cmd/kubeadm/app/constants: MinimumAddressesInServiceSubnet, MinimumAddressesInPodSubnet,
+# MaximumBitsForServiceSubnet, PodSubnetNodeMaskMaxDiff
+MIN_ADDRESSES_SERVICE_SUBNET = 10
+MIN_ADDRESSES_POD_SUBNET = 254
+MAX_BITS_SERVICE_SUBNET = 20
+POD_SUBNET_NODE_MASK_MAX_DIFF = 16
+DUAL_STACK_MSG = "expected one (IPv4 or IPv6) CIDR or two CIDRs from each family for dual-stack networking"
+
+
+def _parse_cidrs(value):
+    nets = []
     for s in str(value).split(","):
+        if "/" not in s:
+            return None
         try:
-            ipaddress.ip_network(s.strip(), strict=False)
-            if "/" not in s:
-                raise ValueError
+            nets.append(ipaddress.ip_network(s.strip(), strict=False))
         except ValueError:
-            errs.append(_invalid(path, value, "couldn't parse subnet"))
-            return
+            return None
+    return nets
+
+
+def _range_size(net):
+    """k8s.io/utils/net RangeSize (its /0 and /1 quirk included)."""
+    host_bits = net.max_prefixlen - net.prefixlen
+    if host_bits >= net.max_prefixlen - 1:
+        return 0
+    if host_bits >= 63:
+        return 2 ** 63 - 1
+    return 1 << host_bits
+
+
+def _validate_subnet(value, path, errs, min_addresses=0):
+    """validation.go ValidateIPNetFromString."""
+    nets = _parse_cidrs(value)
+    if nets is None:
+        errs.append(_invalid(path, value, "couldn't parse subnet"))
+        return None
+    if len(nets) > 2 or (len(nets) == 2 and nets[0].version == nets[1].version):
+        errs.append(_invalid(path, value, DUAL_STACK_MSG))
+    for net in nets:
+        size = _range_size(net)
+        if size < min_addresses:
+            errs.append(_invalid(path, str(net), "subnet with %d address(es) is too small, the minimum is %d"
+                                 % (size, min_addresses)))
+    return nets
+
+
+def _arg_value(args, name):
+    """kubeadm.GetArgValue(args, name, -1): the last occurrence wins."""
+    found = None
+    for a in args or []:
+        if isinstance(a, dict) and a.get("name") == name:
+            found = str(a.get("value", ""))
+    return found
+
+
+def _validate_service_subnet_size(nets, path, errs):
+    for net in nets:
+        if net.max_prefixlen - net.prefixlen > MAX_BITS_SERVICE_SUBNET:
+            errs.append(_invalid(path, str(net), "specified service subnet is too large; for %d-bit addresses, the "
+                                 "mask must be >= %d" % (net.max_prefixlen, net.max_prefixlen - MAX_BITS_SERVICE_SUBNET)))
+
+
+def _validate_pod_subnet_node_mask(nets, cluster, path, errs):
+    cm_args = (cluster.get("controllerManager") or {}).get("extraArgs")
+    for net in nets:
+        arg = "node-cidr-mask-size-ipv6" if net.version == 6 else "node-cidr-mask-size-ipv4"
+        value = _arg_value(cm_args, arg)
+        if value:
+            try:
+                node_mask = int(value)
+            except ValueError:
+                errs.append(_invalid(path, str(net), 'could not parse the value of the kube-controller-manager flag %s '
+                                     'as an integer: strconv.Atoi: parsing "%s": invalid syntax' % (arg, value)))
+                continue
+        else:
+            node_mask = 64 if net.version == 6 else 24
+        if net.prefixlen > node_mask:
+            errs.append(_invalid(path, str(net), "the size of pod subnet with mask %d is smaller than the size of node "
+                                 "subnet with mask %d" % (net.prefixlen, node_mask)))
+        elif node_mask - net.prefixlen > POD_SUBNET_NODE_MASK_MAX_DIFF:
+            errs.append(_invalid(path, str(net), "pod subnet mask (%d) and node-mask (%d) difference is greater than %d"
+                                 % (net.prefixlen, node_mask, POD_SUBNET_NODE_MASK_MAX_DIFF)))
 
 
 def validate_token(token, path):
@@ -391,9 +465,14 @@ def validate_init(init, cluster, kubeadm_ver):
 def validate_cluster(cluster):
     errs = []
     net = cluster.get("networking", {})
-    _validate_subnet(net.get("serviceSubnet", ""), "networking.serviceSubnet", errs)
+    # validation.go ValidateNetworking
+    if net.get("serviceSubnet"):
+        nets = _validate_subnet(net["serviceSubnet"], "networking.serviceSubnet", errs, MIN_ADDRESSES_SERVICE_SUBNET)
+        _validate_service_subnet_size(nets or [], "networking.serviceSubnet", errs)
     if net.get("podSubnet"):
-        _validate_subnet(net["podSubnet"], "networking.podSubnet", errs)
+        nets = _validate_subnet(net["podSubnet"], "networking.podSubnet", errs, MIN_ADDRESSES_POD_SUBNET)
+        if _arg_value((cluster.get("controllerManager") or {}).get("extraArgs"), "allocate-node-cidrs") != "false":
+            _validate_pod_subnet_node_mask(nets or [], cluster, "networking.podSubnet", errs)
     dom = net.get("dnsDomain", "")
     if dom and not DNS1123_SUBDOMAIN.match(dom):
         errs.append(_invalid("networking.dnsDomain", dom, "a lowercase RFC 1123 subdomain must consist of lower case "
