@@ -519,6 +519,33 @@ def test_bootstrap_token_authn_authz_and_tls_bootstrap(cluster):
     assert code == 403
 
 
+def test_kubeadm_certs_deleted_with_its_proxy_token(cluster):
+    """kubeadm-certs is owned by its 2 h proxy token: when the token cleaner deletes the expired token,
+    the garbage collector deletes the Secret; while the token lives, the Secret stays."""
+    from kubesim.apiclient import Client
+    from kubesim.controllers.manager import ControllerManager
+    from kubesim.kubeadm import app, phases
+    client = Client.from_kubeconfig(cluster.super_admin)
+    app.upload_certs(client, {"certificatesDir": cluster.pki}, phases.new_certificate_key(), out_fn=lambda _: None)
+    certs = client.get("/api/v1/namespaces/kube-system/secrets/kubeadm-certs")
+    (ref,) = certs["metadata"]["ownerReferences"]
+    assert (ref["apiVersion"], ref["kind"], ref["controller"], ref["blockOwnerDeletion"]) == ("v1", "Secret", True, True)
+    token_path = "/api/v1/namespaces/kube-system/secrets/" + ref["name"]
+    token = client.get(token_path)
+    assert base64.b64decode(token["data"]["description"]).decode() == "Proxy for managing TTL for the kubeadm-certs secret"
+    gc = ControllerManager(client, controllers=["*"], leader_elect=False)
+    gc.collect_garbage()
+    assert client.get_or_none("/api/v1/namespaces/kube-system/secrets/kubeadm-certs") is not None  # owner alive
+    past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    client.patch(token_path, {"data": {"expiration": base64.b64encode(past.encode()).decode()}})
+    deadline = time.time() + 30
+    while client.get_or_none(token_path) is not None:  # the token cleaner's work
+        assert time.time() < deadline, "the expired proxy token was not cleaned up"
+        time.sleep(0.5)
+    gc.collect_garbage()
+    assert client.get_or_none("/api/v1/namespaces/kube-system/secrets/kubeadm-certs") is None
+
+
 def test_cluster_info_jws_and_anonymous_read(cluster):
     for obj in KUBEADM_RBAC:
         apply_obj(cluster, obj)

@@ -21,6 +21,7 @@ NAMESPACES = "/api/v1/namespaces"
 DAEMONSETS = "/apis/apps/v1/daemonsets"
 DEPLOYMENTS = "/apis/apps/v1/deployments"
 REPLICASETS = "/apis/apps/v1/replicasets"
+SECRETS = "/api/v1/secrets"
 NODE_LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 
 ALL_CONTROLLERS = {
@@ -540,6 +541,35 @@ class ControllerManager:
                 except ApiError as exc:
                     if exc.status != 404:
                         raise
+
+        self.collect_secret_garbage()
+
+    def collect_secret_garbage(self):
+        """Secrets owned by Secrets: kubeadm's kubeadm-certs is owned by its 2 h proxy bootstrap token
+        (copycerts.go getSecretOwnerRef), so it goes when the token cleaner deletes that token."""
+        secrets = self._items(SECRETS)
+        uids = {obj["metadata"].get("uid") for obj in secrets}
+        for obj in secrets:
+            refs = obj["metadata"].get("ownerReferences") or []
+            if not refs or any(r.get("kind") != "Secret" or r.get("apiVersion") != "v1" for r in refs):
+                continue
+            if any(r.get("uid") in uids for r in refs) or is_terminating(obj):
+                continue
+            ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            alive = False
+            for ref in refs:  # confirm with a live read (the owner may be brand new)
+                cur = self.client.get_or_none(resource_path("v1", "secrets", ns, ref["name"]))
+                if cur and cur["metadata"].get("uid") == ref.get("uid"):
+                    alive = True
+            if alive:
+                continue
+            log.info('"Deleting object" kind="secrets" object="%s/%s" propagationPolicy="Background"', ns, name)
+            try:
+                self.client.delete(resource_path("v1", "secrets", ns, name),
+                                   {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
 
     # ------------------------------------------------------------------ podgc
     def gc_orphan_pods(self, nodes):
