@@ -630,3 +630,49 @@ def test_static_pod_version_follows_the_image_tag():
     assert staticpods.image_version(pod) == "v1.37.1"
     pod = {"spec": {"containers": [{"image": "registry.k8s.io/etcd:3.6.6-0"}]}}
     assert staticpods.image_version(pod) is None
+
+
+# ---------------------------------------------------------------- wait-control-plane
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _manifest(dirpath, name, port):
+    (dirpath / (name + ".yaml")).write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "kube-system"},
+        "spec": {"containers": [{"name": name, "command": [name, "--bind-address=127.0.0.1",
+                                                           "--secure-port=%d" % port]}]}}))
+
+
+class _LiveAPI:
+    def request(self, *args, **kwargs):
+        return b"ok"
+
+
+def test_wait_control_plane_checks_controller_manager_and_scheduler(tmp_path, capsys):
+    from kubesim.controllers import serving
+    kcm_port, sched_port = _free_port(), _free_port()
+    _manifest(tmp_path, "kube-controller-manager", kcm_port)
+    _manifest(tmp_path, "kube-scheduler", sched_port)
+    assert app.component_endpoints(str(tmp_path)) == [
+        ("kube-controller-manager", "https://127.0.0.1:%d/healthz" % kcm_port),
+        ("kube-scheduler", "https://127.0.0.1:%d/livez" % sched_port)]
+    serving.serve("kube-controller-manager", "127.0.0.1", kcm_port)
+    # the scheduler does not answer: wait-control-plane fails on it alone, after the timeout
+    with pytest.raises(KubeadmError) as e:
+        app.wait_apiserver(_LiveAPI(), "192.0.2.10", 6443, 2, manifests_dir=str(tmp_path))
+    assert e.value.phase == "wait-control-plane"
+    url = "https://127.0.0.1:%d/livez" % sched_port
+    assert e.value.message == ("failed while waiting for the control plane to start: kube-scheduler check failed at "
+                               '%s: Get "%s": dial tcp 127.0.0.1:%d: connect: connection refused' % (url, url, sched_port))
+    printed = capsys.readouterr().out
+    assert "[control-plane-check] Checking kube-scheduler at %s\n" % url in printed
+    assert "[control-plane-check] kube-controller-manager is healthy after " in printed
+    assert "[control-plane-check] kube-scheduler is not healthy after " in printed
+    serving.serve("kube-scheduler", "127.0.0.1", sched_port)
+    app.wait_apiserver(_LiveAPI(), "192.0.2.10", 6443, 5, manifests_dir=str(tmp_path))
+    assert "[control-plane-check] kube-scheduler is healthy after " in capsys.readouterr().out

@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import yaml
@@ -306,25 +307,91 @@ def load_init(flags):
     return init, cluster, docs
 
 
-def wait_apiserver(client, advertise, port, timeout_s):
+def component_endpoints(manifests_dir=None):
+    """waiters.go getControlPlaneComponents: --bind-address / --secure-port from the static Pod manifests,
+    else 127.0.0.1 and the default ports; kube-controller-manager on /healthz, kube-scheduler on /livez."""
+    manifests_dir = manifests_dir or C.MANIFESTS_DIR
+    result = []
+    for name, port, endpoint in (("kube-controller-manager", C.CONTROLLER_MANAGER_PORT, "healthz"),
+                                 ("kube-scheduler", C.SCHEDULER_PORT, "livez")):
+        address = "127.0.0.1"
+        try:
+            with open(os.path.join(manifests_dir, name + ".yaml"), encoding="utf-8") as fh:
+                pod = yaml.safe_load(fh) or {}
+            command = next((c.get("command") or [] for c in pod["spec"]["containers"]
+                            if (c.get("command") or [""])[0] == name), [])
+        except (OSError, KeyError, TypeError, yaml.YAMLError):
+            command = []
+        for arg in command:
+            if arg.startswith("--bind-address="):
+                address = arg.split("=", 1)[1] or address
+            elif arg.startswith("--secure-port="):
+                port = int(arg.split("=", 1)[1] or port)
+        result.append((name, "https://%s:%d/%s" % (P.fmt_host(address), port, endpoint)))
+    return result
+
+
+def _https_ok(url):
+    """One poll of a component's health endpoint: (ok, error text as Go's http client words it)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # InsecureSkipVerify, as kubeadm
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=5):
+            return True, None
+    except urllib.error.HTTPError as e:
+        return False, "with status: %d" % e.code
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        host_port = url.split("/")[2]
+        if isinstance(reason, ConnectionRefusedError):
+            return False, ': Get "%s": dial tcp %s: connect: connection refused' % (url, host_port)
+        return False, ': Get "%s": %s' % (url, reason)
+
+
+def wait_apiserver(client, advertise, port, timeout_s, manifests_dir=None):
+    """wait-control-plane (waiters.go WaitForControlPlaneComponents): the three components in parallel."""
+    import threading
     out("[control-plane-check] Waiting for healthy control plane components. This can take up to %s"
         % K.format_duration(timeout_s))
-    out("[control-plane-check] Checking kube-apiserver at https://%s:%s/livez" % (advertise, port))
-    out("[control-plane-check] Checking kube-controller-manager at https://127.0.0.1:%d/healthz" % C.CONTROLLER_MANAGER_PORT)
-    out("[control-plane-check] Checking kube-scheduler at https://127.0.0.1:%d/livez" % C.SCHEDULER_PORT)
+    api_url = "https://%s:%s/livez" % (P.fmt_host(advertise), port)
+    components = [("kube-apiserver", api_url)] + component_endpoints(manifests_dir)
+    for name, url in components:
+        out("[control-plane-check] Checking %s at %s" % (name, url))
     t0 = time.time()
+    errors = {}
 
-    def live():
-        client.request("GET", "/livez", raw=True, timeout=5)
-        return True
-    if not wait_for(live, timeout_s, 1.0):
-        out("[control-plane-check] kube-apiserver is not healthy after %s" % K.format_duration(time.time() - t0))
-        raise KubeadmError("failed while waiting for the control plane to start: kube-apiserver check failed at "
-                           "https://%s:%s/livez: client rate limiter Wait returned an error: context deadline exceeded"
-                           % (advertise, port), phase="wait-control-plane")
-    took = time.time() - t0
-    for name in ("kube-controller-manager", "kube-scheduler", "kube-apiserver"):
-        out("[control-plane-check] %s is healthy after %.9fs" % (name, took))
+    def poll(name, url):
+        last = None
+        deadline = t0 + timeout_s
+        while True:
+            if name == "kube-apiserver":
+                try:
+                    client.request("GET", "/livez", raw=True, timeout=5)
+                    ok = True
+                except Exception:  # noqa: BLE001 - retried until the deadline
+                    ok, last = False, ": client rate limiter Wait returned an error: context deadline exceeded"
+            else:
+                ok, last = _https_ok(url)
+            if ok:
+                out("[control-plane-check] %s is healthy after %.9fs" % (name, time.time() - t0))
+                return
+            if time.time() >= deadline:
+                out("[control-plane-check] %s is not healthy after %.9fs" % (name, time.time() - t0))
+                sep = " " if last.startswith("with status") else ""
+                errors[name] = "%s check failed at %s%s%s" % (name, url, sep, last)
+                return
+            time.sleep(1.0)
+
+    threads = [threading.Thread(target=poll, args=c, daemon=True) for c in components]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    errs = [errors[name] for name, _ in components if name in errors]
+    if errs:
+        msg = errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"
+        raise KubeadmError("failed while waiting for the control plane to start: " + msg, phase="wait-control-plane")
 
 
 def wait_node(client, name, timeout_s):
