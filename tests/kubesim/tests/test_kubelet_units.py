@@ -366,7 +366,7 @@ def test_node_ip_must_be_a_host_address(tmp_path, monkeypatch):
     from kubesim.kubelet import agent, host
     own = next(str(ip) for ip in host.interface_addresses() if not ip.is_loopback)
     assert host.validate_node_ip(own) is None
-    assert host.validate_node_ip("192.0.2.77") == 'node IP: "192.0.2.77" not found in the host\'s network interfaces'
+    assert host.validate_node_ip("198.51.100.77") == 'node IP: "198.51.100.77" not found in the host\'s network interfaces'
     assert host.validate_node_ip("127.0.0.1") == "nodeIP can't be loopback address"
     errors = []
     monkeypatch.setenv("KUBESIM_HOST_ROOT", str(tmp_path))
@@ -377,9 +377,9 @@ def test_node_ip_must_be_a_host_address(tmp_path, monkeypatch):
                              root_dir=str(tmp_path / "kubelet"), log=lambda m: None, log_error=errors.append,
                              version="v1.37.1")
     # not fatal (as the kubelet): the status setter fails, is logged, and the Node gets no addresses
-    assert make("192.0.2.77").node_addresses() is None
+    assert make("198.51.100.77").node_addresses() is None
     assert errors == ['"Failed to set some node status fields" err="failed to validate nodeIP: node IP: '
-                      '\\"192.0.2.77\\" not found in the host\'s network interfaces" node="n1"']
+                      '\\"198.51.100.77\\" not found in the host\'s network interfaces" node="n1"']
     assert make(own).node_addresses() == [{"type": "InternalIP", "address": own},
                                           {"type": "Hostname", "address": "n1"}]
     assert len(errors) == 1

@@ -84,18 +84,28 @@ def swap_on():
 
 
 def interface_addresses():
-    """Every address on the host's interfaces (Go's net.InterfaceAddrs), from `ip -o addr`."""
+    """Every address on the host's interfaces (Go's net.InterfaceAddrs), read from the kernel:
+    the local (/32 host LOCAL) entries of /proc/net/fib_trie and /proc/net/if_inet6."""
+    addrs = set()
     try:
-        out = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    addrs = []
-    for line in out.splitlines():
-        parts = line.split()
-        for fam in ("inet", "inet6"):
-            if fam in parts:
-                addrs.append(ipaddress.ip_address(parts[parts.index(fam) + 1].split("/")[0].split("%")[0]))
-    return addrs
+        with open("/proc/net/fib_trie", encoding="utf-8") as fh:
+            last = None
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] in ("|--", "+--"):
+                    last = parts[1]
+                elif last and "/32 host LOCAL" in line:
+                    addrs.add(ipaddress.ip_address(last))
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/proc/net/if_inet6", encoding="utf-8") as fh:
+            for line in fh:
+                raw = line.split()[0]
+                addrs.add(ipaddress.ip_address(":".join(raw[i:i + 4] for i in range(0, 32, 4))))
+    except (OSError, ValueError, IndexError):
+        pass
+    return sorted(addrs, key=lambda a: (a.version, int(a)))
 
 
 def validate_node_ip(node_ip):
