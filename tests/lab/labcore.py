@@ -130,6 +130,8 @@ def lab_group_vars(subnet: str, distro: str, control_planes: int = 1, loadbalanc
         "kubernetes_package_repository": f"http://{repo}:{REPO_PORT}/core:/stable:",
         "prereqs_package_proxy": f"http://{gw}:{CACHE_PORT}",
         "prereqs_package_proxy_bypass": [repo],
+        # The stand-in repository and mirror serve plain http on the lab network: the inventory opts in.
+        "kubernetes_allow_insecure_http": True,
         # These machines are cgroup v1: the inventory opts in, as a user on such hosts would.
         "kubernetes_allow_cgroup_v1": True,
         "container_runtime_containerd_source": "archive",

@@ -20,3 +20,14 @@ __all__ = [
     "test_chrony_configured_and_enabled",
     "test_kubeadm_preflight_executables_in_path",
 ]
+
+
+def test_package_proxy_file_is_root_only(host):
+    """The apt proxy URL may carry credentials: the file is root's alone (roles/prereqs/tasks/proxy-Debian.yml)."""
+    proxy = host.file("/etc/apt/apt.conf.d/90kubeforge-proxy")
+    assert proxy.exists
+    assert (proxy.user, proxy.group, proxy.mode) == ("root", "root", 0o600)
+    assert "Acquire::http::Proxy" in host.check_output("cat /etc/apt/apt.conf.d/90kubeforge-proxy")
+
+
+__all__ += ["test_package_proxy_file_is_root_only"]

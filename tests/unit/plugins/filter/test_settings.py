@@ -147,7 +147,8 @@ def test_which_role_settings_may_be_empty():
     allowed = sorted(name for name, option in options.items()
                      if option.get("type", "str") in ("str", "path") and not option.get("choices") and may_be_empty(option))
     assert allowed == [
-        "cni_calico_manifest_checksum", "cni_flannel_iface", "container_runtime_http_proxy", "container_runtime_https_proxy",
+        "cni_calico_manifest_sha256", "cni_flannel_iface", "container_runtime_containerd_sha256", "container_runtime_http_proxy",
+        "container_runtime_https_proxy", "container_runtime_runc_sha256", "container_runtime_unit_sha256",
         "control_plane_apiserver_extra_args.value", "control_plane_controller_manager_extra_args.value",
         "control_plane_etcd_extra_args.value", "control_plane_kubelet_extra_args.value",
         "control_plane_scheduler_extra_args.value", "kubernetes_control_plane_endpoint", "kubernetes_node_address",
