@@ -323,7 +323,7 @@ def test_token_commands(cluster):
 def test_reset(cluster):
     cp, wk, r = cluster
     for host in (wk, cp):
-        res = sh(host, "kubeadm reset -f", check=False, timeout=300)
+        res = sh(host, "echo y | kubeadm reset", check=False, timeout=300)
         assert res.returncode == 0, res.stdout + res.stderr
         assert "The reset process does not perform cleanup of CNI plugin configuration," in res.stdout
         left = sh(host, "ls /etc/kubernetes/manifests /etc/kubernetes/pki 2>/dev/null | grep -v '^/' | grep -v '^$' "
@@ -360,7 +360,7 @@ def test_control_plane_join_with_certificate_key(cluster):
     assert res.returncode == 1
     assert ("error: error execution phase control-plane-prepare/download-certs: error decoding secret data with "
             "provided key: cipher: message authentication failed") in res.stderr
-    sh(wk, "kubeadm reset -f >/dev/null 2>&1")
+    sh(wk, "echo y | kubeadm reset >/dev/null 2>&1")
     res = sh(wk, cmd + extra, check=False, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "This node has joined the cluster and a new control plane instance was created:" in res.stdout
@@ -368,6 +368,6 @@ def test_control_plane_join_with_certificate_key(cluster):
     nodes = sh(cp, "KUBECONFIG=/etc/kubernetes/admin.conf kubectl get nodes -l node-role.kubernetes.io/control-plane "
                    "--no-headers").stdout
     assert len(nodes.splitlines()) == 2, nodes
-    sh(wk, "kubeadm reset -f")
+    sh(wk, "echo y | kubeadm reset")
     assert sh(cp, ETCD_MEMBERS).stdout.split() == ["cp1"]
-    sh(cp, "kubeadm reset -f")
+    sh(cp, "echo y | kubeadm reset")

@@ -162,20 +162,63 @@ def test_cluster_config_unreachable_api_warns(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_reset_without_force_asks_and_aborts():
+def run_reset(args, stdin):
+    """`kubeadm reset` in a subprocess as root would run it, with no cluster config; phases that would touch the
+    host are replaced by a recorder, so an answer that goes on only shows as "ran"."""
     env = dict(os.environ, KUBESIM_VERSION="1.37.1", PYTHONPATH=KUBESIM)
-    r = subprocess.run([sys.executable, "-c", "import os, sys; os.geteuid = lambda: 0; "
-                        "from kubesim.kubeadm import app; app.reset_cluster_config = lambda k: (None, None); "
-                        "sys.exit(app.main(['reset']))"],
+    code = ("import os, sys; os.geteuid = lambda: 0; "
+            "from kubesim.kubeadm import app; app.reset_cluster_config = lambda k: (None, None); "
+            "app.phase_remove_etcd_member = lambda *a: print('ran remove-etcd-member'); "
+            "sys.exit(app.main(%r))" % (["reset", "--skip-phases=cleanup-node"] + args,))
+    return subprocess.run([sys.executable, "-c", code], input=stdin, capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+UPSTREAM_REFUSAL = "error execution phase preflight: won't proceed; the user didn't answer (Y|y) in order to continue"
+
+
+@pytest.mark.parametrize("stdin", ["n\n", "\n", "", "no\n", " y\n", "yy\n", "nope y\n"])
+def test_reset_asks_and_refuses_anything_but_yes(stdin):
+    """phases/reset/preflight.go + util.InteractivelyConfirmAction: the warning (klog, stderr), the question on
+    stdout, one line of stdin; anything but y/yes (EOF and an empty line too; nothing is trimmed) fails, exit 1."""
+    r = run_reset([], stdin)
+    assert r.stdout.startswith("[reset] Are you sure you want to proceed? [y/N]: "), r.stdout
+    assert "] [reset] WARNING: Changes made to this host by 'kubeadm init' or 'kubeadm join' will be reverted." \
+        in r.stderr
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert UPSTREAM_REFUSAL in r.stderr
+    assert "ran remove-etcd-member" not in r.stdout and "[preflight] Running pre-flight checks" not in r.stdout
+
+
+@pytest.mark.parametrize("stdin", ["y\n", "Y\n", "yes\n", "YES\r\n", "y"])
+def test_reset_goes_on_after_yes_on_stdin(stdin):
+    r = run_reset([], stdin)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert r.stdout.startswith("[reset] Are you sure you want to proceed? [y/N]: [preflight] Running pre-flight "
+                               "checks\nran remove-etcd-member\n"), r.stdout
+
+
+@pytest.mark.parametrize("args", [["--force"], ["-f"], ["--force=true"]])
+def test_reset_force_skips_the_question(args):
+    r = run_reset(args, "")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "Are you sure" not in r.stdout and "WARNING: Changes made" not in r.stderr
+    assert r.stdout.startswith("[preflight] Running pre-flight checks\nran remove-etcd-member\n"), r.stdout
+
+
+def test_upgrade_apply_asks_the_same_way():
+    """upgrade apply shares util.InteractivelyConfirmAction: same question format and refusal."""
+    env = dict(os.environ, KUBESIM_VERSION="1.37.1", PYTHONPATH=KUBESIM)
+    r = subprocess.run([sys.executable, "-c", "from kubesim.kubeadm import upgrade; "
+                        "upgrade.confirm('Are you sure you want to proceed?')"],
                        input="n\n", capture_output=True, text=True, env=env, timeout=60)
-    assert "[reset] Are you sure you want to proceed? [y/N]: " in r.stdout
-    assert r.returncode == 1
-    assert "error execution phase preflight: aborted reset operation" in r.stderr
+    assert r.stdout == "[upgrade] Are you sure you want to proceed? [y/N]: "
+    assert r.returncode == 1 and "kubeadm.errors.KubeadmError: " + UPSTREAM_REFUSAL.split(": ", 1)[1] in r.stderr
 
 
 def test_reset_dry_run_is_refused_not_run():
     env = dict(os.environ, KUBESIM_VERSION="1.37.1", PYTHONPATH=KUBESIM)
     r = subprocess.run([sys.executable, "-c", "import os, sys; os.geteuid = lambda: 0; "
-                        "from kubesim.kubeadm import app; sys.exit(app.main(['reset', '-f', '--dry-run']))"],
+                        "from kubesim.kubeadm import app; sys.exit(app.main(['reset', '--dry-run']))"],
                        capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 1 and "'kubeadm reset --dry-run' is not implemented by the stand-in" in r.stderr

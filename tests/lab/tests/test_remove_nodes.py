@@ -10,9 +10,16 @@ site.yml. In order, on one lab:
   4. --check for a reachable control plane changes nothing;
   5. that control plane is removed: kubeadm reset removes its own etcd member (2 -> 1), its co-located load
      balancer stops, the API still answers;
-  6. a second run for every removed host reports nothing to do, changed=0.
+  6. a second run for every removed host reports nothing to do, changed=0;
+then reset.yml on what is left (its refusals without a host are tests/validate/test_reset_refusals.py):
+  7. a host holding another cluster's CA is refused (reset_any_cluster named, its CA hash and the cluster's, which
+     is checked against openssl's), nothing changed; with reset_any_cluster=true it is reset;
+  8. the stopped control plane comes back with its old state and an etcd learner member at its peer URL: reset.yml
+     --limit resets it and its member is gone, the first control plane untouched;
+  9. reset_all=true: workers first, then the control planes one at a time, the first one last; a second run
+     changes nothing.
 
-Its own lab (rm, 172.30.130.0/24), removed at the end (KF_RM_KEEP=1 keeps it; KF_RM_REUSE=1 starts from a kept
+Its own lab (kf-rs-rm, 172.30.150.0/24), removed at the end (KF_RM_KEEP=1 keeps it; KF_RM_REUSE=1 starts from a kept
 lab: the hosts an earlier run removed are reset and joined again by site.yml); slow (lab + site.yml take most of it).
 """
 from __future__ import annotations
@@ -25,8 +32,8 @@ import time
 import pytest
 from conftest import LAB_DIR, ROOT, dexec, labcore, sh
 
-NAME = "rm"
-SUBNET = "172.30.130.0/24"
+NAME = "kf-rs-rm"
+SUBNET = "172.30.150.0/24"
 CP1, CP2, CP3, WORKER = (f"{NAME}-cp1", f"{NAME}-cp2", f"{NAME}-cp3", f"{NAME}-worker1")
 ETCDCTL = ("ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt "
            "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key")
@@ -91,7 +98,7 @@ def cluster(tmp_path_factory):
         dexec(CP1, "command -v etcdctl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-client",
               timeout=600)
         extra = tmp_path_factory.mktemp("inventory") / "extra.yml"
-        extra.write_text("others:\n  hosts:\n    outsider:\n      ansible_host: 172.30.130.250\n")
+        extra.write_text("others:\n  hosts:\n    outsider:\n      ansible_host: 172.30.150.250\n")
         print(f"\nlab up + site.yml: {time.monotonic() - started:.0f} s")
         yield {"extra": str(extra)}
     finally:
@@ -188,3 +195,86 @@ def test_second_run_changes_nothing(cluster):
     for host in (WORKER, CP3, CP2):
         assert f"{host} is not a member of the cluster (no Node object, no etcd member, no kubeadm state): nothing" \
             in flat, text[-3000:]
+
+
+# ---------------------------------------------------------------- reset.yml on what is left
+
+CA_HASH = ("openssl x509 -pubkey -noout -in {path} | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1")
+
+
+def reset(*args: str, ok: bool = True) -> tuple[str, dict[str, dict[str, int]]]:
+    return playbook("reset.yml", "-e", "reset_confirm=true", *args, ok=ok)
+
+
+def test_reset_refuses_a_host_of_another_cluster(cluster):
+    # Another cluster's CA on the worker (cp1's front-proxy CA is a CA this cluster's nodes do not trust).
+    other = dexec(CP1, "cat /etc/kubernetes/pki/front-proxy-ca.crt").stdout
+    dexec(WORKER, f"mkdir -p /etc/kubernetes/pki && cat > /etc/kubernetes/pki/ca.crt <<'EOF'\n{other}EOF\n")
+    ours = "sha256:" + dexec(CP1, CA_HASH.format(path="/etc/kubernetes/pki/ca.crt")).stdout.strip()
+    theirs = "sha256:" + dexec(WORKER, CA_HASH.format(path="/etc/kubernetes/pki/ca.crt")).stdout.strip()
+    assert ours != theirs
+
+    text, recap = reset("--limit", WORKER, ok=False)
+    assert (f"reset_any_cluster: {WORKER} (CA {theirs}) is not a member of this cluster: the first control plane "
+            f"{CP1} has the CA {ours}." in " ".join(text.split())), text[-3000:]
+    assert no_change(recap), recap
+    assert "TASK [Run kubeadm reset (answered y)]" not in text
+    assert dexec(WORKER, "test -s /etc/kubernetes/pki/ca.crt", check=False).returncode == 0
+
+    _text, recap = reset("--limit", WORKER, "-e", "reset_any_cluster=true")
+    assert recap[WORKER]["changed"] > 0, recap
+    assert dexec(WORKER, "test ! -e /etc/kubernetes/pki/ca.crt", check=False).returncode == 0
+    assert nodes() == [CP1]
+
+
+def test_reset_limited_control_plane_leaves_no_etcd_member(cluster):
+    # cp3 (stopped since its removal) comes back with this cluster's CA, kubelet.conf and etcd data.
+    sh("docker", "start", CP3)
+    deadline = time.monotonic() + 120
+    while dexec(CP3, "systemctl is-active -q ssh", check=False).returncode != 0:
+        assert time.monotonic() < deadline, "ssh did not start on " + CP3
+        time.sleep(2)
+    address = sh("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                 CP3).stdout.strip()
+    # A member at cp3's peer URL (a learner: it does not count for the quorum of cp1's single member).
+    dexec(CP1, f"{ETCDCTL} --endpoints=https://127.0.0.1:2379 member add {CP3} "
+               f"--peer-urls=https://{address}:2380 --learner")
+    listed = dexec(CP1, f"{ETCDCTL} --endpoints=https://127.0.0.1:2379 member list -w simple").stdout
+    assert f"https://{address}:2380" in listed, listed
+
+    text, recap = reset("--limit", CP3)
+    assert recap[CP3]["changed"] > 0, recap
+    assert set(recap) == {CP3}, recap
+    listed = dexec(CP1, f"{ETCDCTL} --endpoints=https://127.0.0.1:2379 member list -w simple").stdout
+    assert f"https://{address}:2380" not in listed, (listed, text[-4000:])
+    assert etcd_members() == [CP1]
+    assert nodes() == [CP1]
+    res = dexec(CP3, "test ! -e /etc/kubernetes/pki/ca.crt && test ! -e /etc/kubernetes/kubelet.conf "
+                     "&& test -z \"$(ls -A /var/lib/etcd)\" && ! systemctl is-active -q kubelet", check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def kubeadm_reset_order(text: str) -> list[tuple[str, str]]:
+    """(status, host) of every "Run kubeadm reset" result, in the order the run printed them."""
+    found = []
+    for block in text.split("TASK [Run kubeadm reset (answered y)]")[1:]:
+        found += re.findall(r"^(changed|skipping|ok|fatal): \[([^\]\s]+)\]", block.split("TASK [")[0], re.M)
+    return found
+
+
+def test_reset_all_workers_first_then_control_planes_one_at_a_time(cluster):
+    # cp2 holds kubeadm state again (a leftover kubelet.conf) so that more than one control plane has work.
+    dexec(CP2, "mkdir -p /etc/kubernetes && cp /etc/hosts /etc/kubernetes/kubelet.conf")
+    text, recap = reset("-e", "reset_all=true")
+    order = kubeadm_reset_order(text)
+    assert order == [("skipping", WORKER), ("skipping", CP3), ("changed", CP2), ("changed", CP1)], (order, text[-4000:])
+    # one control plane per batch: each printed its own "Run kubeadm reset" task
+    assert text.count("TASK [Run kubeadm reset (answered y)]") == 4, text[-4000:]
+    assert text.index("PLAY [Reset the workers]") < text.index("PLAY [Reset the control planes")
+    for host in (CP1, CP2, CP3, WORKER):
+        res = dexec(host, "test ! -e /etc/kubernetes/pki/ca.crt && test ! -e /etc/kubernetes/kubelet.conf "
+                          "&& test ! -e /etc/kubernetes/admin.conf && ! systemctl is-active -q kubelet", check=False)
+        assert res.returncode == 0, (host, res.stdout + res.stderr)
+
+    _text, recap = reset("-e", "reset_all=true")
+    assert no_change(recap), recap

@@ -31,6 +31,7 @@ from . import constants as C
 from . import phases as P
 from . import preflight
 from .errors import KubeadmError, PreflightError
+from .cmdutil import interactively_confirm
 from .flags import check_config_mix, parse
 from .klog import warning
 
@@ -1258,14 +1259,11 @@ def cmd_reset(argv):
     pki_dir = flags.get("cert-dir", C.PKI_DIR)
     skip = set(flags.get("skip-phases") or [])
     client, cluster = reset_cluster_config(flags.get("kubeconfig", os.path.join(C.KUBERNETES_DIR, C.ADMIN_CONF)))
+    # phases/reset/preflight.go: neither --force nor dry-run -> klog warning, then the question on stdin.
     if not force:
-        sys.stdout.write("W%s reset.go:141] [reset] WARNING: Changes made to this host by 'kubeadm init' or 'kubeadm "
-                         "join' will be reverted.\n" % time.strftime("%m%d %H:%M:%S"))
-        sys.stdout.write("[reset] Are you sure you want to proceed? [y/N]: ")
-        sys.stdout.flush()
-        ans = sys.stdin.readline().strip().lower()
-        if ans not in ("y", "yes"):
-            raise KubeadmError("aborted reset operation", phase="preflight")
+        warning("[reset] WARNING: Changes made to this host by 'kubeadm init' or 'kubeadm join' will be reverted.",
+                "preflight.go:56")
+        interactively_confirm("reset", "Are you sure you want to proceed?")
     out("[preflight] Running pre-flight checks")
     manifests = C.MANIFESTS_DIR
     etcd_dir = None

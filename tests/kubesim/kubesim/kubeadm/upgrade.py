@@ -29,6 +29,7 @@ from kubesim.apiclient import ApiError, Client
 from . import constants as C
 from . import phases as P
 from .errors import KubeadmError, PreflightError
+from .cmdutil import interactively_confirm
 from .flags import parse
 
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -239,11 +240,7 @@ def health_checks(ctx, ignored, control_plane=True):
 
 
 def confirm(question):
-    sys.stdout.write("[upgrade] %s [y/N]: " % question)
-    sys.stdout.flush()
-    answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
-        raise KubeadmError("won't proceed; the user didn't answer (Y|y) in order to continue", phase="preflight")
+    interactively_confirm("upgrade", question)
 
 
 # ---------------------------------------------------------------- static pods
