@@ -564,8 +564,13 @@ def cluster_model(groups, hostvars, settings=None):
                 len(control_planes), ", ".join(control_planes), len(control_planes) // 2 + 1, len(control_planes),
                 len(control_planes) - 1))
 
+    # Every inventory host's address by the same rule (load balancers and hosts outside the cluster groups too).
+    addresses = dict((host, node_address(host, _host_vars(hostvars, host))[0]) for host in _group(groups, "all"))
+    addresses.update((host, node["address"]) for host, node in nodes.items())
+
     return {
         "nodes": nodes,
+        "addresses": addresses,
         "control_planes": control_planes,
         "workers": [host for host in workers if host not in control_planes],
         "schedule_on_control_plane": schedule_on_control_plane,

@@ -94,6 +94,15 @@ def test_explicit_endpoint_parsed_and_load_balanced():
     assert result["membership"] == {"init": "cp1", "control_plane_joins": ["cp2", "cp3"], "worker_joins": ["w1"]}
 
 
+def test_addresses_of_every_inventory_host():
+    groups = {"all": ["cp1", "w1", "lb1", "bastion"], "control_plane": ["cp1"], "workers": ["w1"], "loadbalancers": ["lb1"]}
+    hv = {"cp1": {"ansible_facts": {"default_ipv4": {"address": "192.0.2.1"}}}, "w1": {"kubernetes_node_address": "192.0.2.2"},
+          "lb1": {"ansible_host": "192.0.2.3", "loadbalancer_address": "192.0.2.30"}, "bastion": {}}
+    result = cm.cluster_model(groups, hv, dict(DEFAULTS))
+    # loadbalancer_address is the load balancer's own (VRRP) address, not its node address.
+    assert result["addresses"] == {"cp1": "192.0.2.1", "w1": "192.0.2.2", "lb1": "192.0.2.3", "bastion": "bastion"}
+
+
 def test_missing_control_plane_group():
     result = cm.cluster_model({"workers": ["w1"]}, {"w1": {}}, dict(DEFAULTS, defaults=DEFAULTS))
     assert "control_plane is missing" in result["problems"][0]
