@@ -11,18 +11,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from collections.abc import Mapping
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubeforge.kubeadm.plugins.module_utils.cluster_model import cluster_model as _cluster_model
 
 
+def _is_mapping(value):
+    return hasattr(value, "items") and hasattr(value, "get")
+
+
 def cluster_model(groups, hostvars, settings=None):
     """Compute the cluster model from ``groups``, ``hostvars`` and the cluster-wide settings."""
-    if not isinstance(groups, Mapping):
+    if not _is_mapping(groups):
         raise AnsibleFilterError("cluster_model: the input must be the groups mapping, got %s" % type(groups).__name__)
-    if settings is not None and not isinstance(settings, Mapping):
+    if settings is not None and not _is_mapping(settings):
         raise AnsibleFilterError("cluster_model: settings must be a mapping, got %s" % type(settings).__name__)
     return _cluster_model(groups, hostvars, dict(settings or {}))
 
