@@ -89,12 +89,17 @@ def test_collection_metadata_for_ansible_builder():
 
 
 def test_controller_side_python_needs_nothing_beyond_ansible_core():
-    """No python entry in the metadata: the controller-side plugins import only the standard library and Ansible."""
+    """No python entry in the metadata: the controller-side plugins import only the standard library and Ansible
+    (and this collection's module_utils the filters use, which import only the standard library)."""
     allowed = {"__future__", "ipaddress", "re", "ansible"}
-    for name in sorted(os.listdir(os.path.join(COLLECTION_ROOT, "plugins", "filter"))):
-        if not name.endswith(".py"):
-            continue
-        with open(os.path.join(COLLECTION_ROOT, "plugins", "filter", name)) as handle:
-            imports = re.findall(r"^(?:from|import) ([A-Za-z_][A-Za-z0-9_]*)", handle.read(), re.MULTILINE)
-        assert set(imports) <= allowed, (name, set(imports) - allowed)
+    filters = [os.path.join("plugins", "filter", name)
+               for name in sorted(os.listdir(os.path.join(COLLECTION_ROOT, "plugins", "filter"))) if name.endswith(".py")]
+    for relative in filters + [os.path.join("plugins", "module_utils", "cluster_model.py")]:
+        with open(os.path.join(COLLECTION_ROOT, relative)) as handle:
+            text = handle.read()
+        imports = re.findall(r"^(?:from|import) ([A-Za-z_][A-Za-z0-9_]*)", text, re.MULTILINE)
+        own = re.findall(r"^from ansible_collections\.kubeforge\.kubeadm\.plugins\.module_utils\.(\w+) import", text, re.MULTILINE)
+        assert set(own) <= {"cluster_model"}, (relative, own)
+        assert set(imports) - {"ansible_collections"} <= allowed, (relative, set(imports) - allowed)
+        assert imports.count("ansible_collections") == len(own), relative
     assert "python" not in _load("meta", "execution-environment.yml")["dependencies"]
