@@ -91,3 +91,36 @@ def test_accepted_settings_reach_the_hosts(runs, name):
     assert f"TASK [kubeforge.kubeadm.kubernetes : {CHECK}]" in out, out
     # The run went on to the per-host checks: the hosts are unreachable by design.
     assert rc != 0 and "UNREACHABLE" in out, out
+
+
+PLAY_VARS_PLAYBOOK = """
+- name: The container_runtime role's own check sees play variables too
+  hosts: localhost
+  gather_facts: false
+  vars:
+    container_runtime_unit_base_url: http://play-vars.example.test
+  tasks:
+    - name: Check this host's sources as the container_runtime role does
+      ansible.builtin.include_role:
+        name: kubeforge.kubeadm.kubernetes
+        tasks_from: sources
+      vars:
+        kubernetes_sources_hosts: ["{{ inventory_hostname }}"]
+"""
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_role_check_sees_play_variables(tmp_path, opt_in):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY_VARS_PLAYBOOK)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "facts"), ANSIBLE_LOCALHOST_WARNING="false")
+    extra = ["-e", "kubernetes_allow_insecure_http=true"] if opt_in else []
+    r = subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", str(playbook), *extra], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120, check=False)
+    out = r.stdout + r.stderr
+    if opt_in:
+        assert r.returncode == 0, out
+    else:
+        assert r.returncode != 0, out
+        assert "container_runtime_unit_base_url 'http://play-vars.example.test'" in out, out
