@@ -8,5 +8,10 @@ for path in (TESTS, TESTS / "molecule"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from kf_molecule.selection import pytest_collection_modifyitems, pytest_configure  # noqa: E402,F401 -- pytest hooks
-from pytest_noskip import pytest_runtest_makereport  # noqa: E402,F401 -- pytest hook
+import pytest_noskip  # noqa: E402 -- needs the path above
+from kf_molecule import selection  # noqa: E402 -- needs the path above
+
+# pytest finds hooks by name in a conftest module.
+pytest_configure = selection.pytest_configure
+pytest_collection_modifyitems = selection.pytest_collection_modifyitems
+pytest_runtest_makereport = pytest_noskip.pytest_runtest_makereport
