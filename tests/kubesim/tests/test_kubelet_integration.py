@@ -30,9 +30,12 @@ from conftest import (KUBECTL, KUBESIM, NODE_BOOTSTRAP_RBAC, NODE_ROTATION_RBAC,
 from test_kubelet_cri import Containerd, containerd2_binary
 
 from kubesim.apiserver import testenv
+from kubesim.kubelet import host
 
 NODE = "kf-kubelet-a"
 NODE2 = "kf-kubelet-b"
+# --node-ip must be one of this host's addresses and not loopback (the kubelet's validateNodeIP)
+NODE_IP = next(str(ip) for ip in host.interface_addresses() if ip.version == 4 and not ip.is_loopback)
 
 
 class Env:
@@ -134,7 +137,7 @@ def cluster():
                            f"--bootstrap-kubeconfig={e.root}/etc/kubernetes/bootstrap-kubelet.conf",
                            f"--kubeconfig={e.kubelet_conf}", f"--config={e.root}/var/lib/kubelet/config.yaml",
                            f"--container-runtime-endpoint={e.containerd.endpoint}", f"--hostname-override={NODE}",
-                           "--node-ip=127.0.0.1", f"--root-dir={e.root}/var/lib/kubelet"],
+                           f"--node-ip={NODE_IP}", f"--root-dir={e.root}/var/lib/kubelet"],
                           os.path.join(e.dir, "kubelet.log"), e.env)
         e.procs.append(e.kubelet)
         yield e
@@ -322,7 +325,7 @@ def test_node_not_ready_until_cni_then_ready(cluster):
     assert node["metadata"]["labels"]["kubernetes.io/hostname"] == NODE
     assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.37.1"
     assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://2.")
-    assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
+    assert {"type": "InternalIP", "address": NODE_IP} in node["status"]["addresses"]
     wait_for(lambda: json.loads(kubectl(e, "get", "node", NODE, "-o", "json").stdout)["spec"].get("podCIDR"),
              30, "podCIDR allocation")
     node = json.loads(kubectl(e, "get", "node", NODE, "-o", "json").stdout)
@@ -465,7 +468,7 @@ def test_tls_bootstrap_second_kubelet(cluster):
     proc = start([sys.executable, "-m", "kubesim.kubelet", f"--bootstrap-kubeconfig={boot}",
                   f"--kubeconfig={kubeconfig}", f"--config={root}/var/lib/kubelet/config.yaml",
                   f"--container-runtime-endpoint={e.containerd.endpoint}", f"--hostname-override={NODE2}",
-                  "--node-ip=127.0.0.2", f"--root-dir={root}/var/lib/kubelet"],
+                  f"--node-ip={NODE_IP}", f"--root-dir={root}/var/lib/kubelet"],
                  os.path.join(e.dir, "kubelet-b.log"), e.env)
     e.procs.append(proc)
     try:
