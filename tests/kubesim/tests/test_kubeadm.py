@@ -676,3 +676,42 @@ def test_wait_control_plane_checks_controller_manager_and_scheduler(tmp_path, ca
     serving.serve("kube-scheduler", "127.0.0.1", sched_port)
     app.wait_apiserver(_LiveAPI(), "192.0.2.10", 6443, 5, manifests_dir=str(tmp_path))
     assert "[control-plane-check] kube-scheduler is healthy after " in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- init phases (a rebuilt control plane)
+
+def test_init_phase_certs_all_reuses_the_restored_authorities(tmp_path):
+    pki_dir = tmp_path / "pki"
+    ca_cert, ca_key = pki.new_ca("kubernetes")
+    pki.write_pair(str(pki_dir), "ca", ca_cert, ca_key)
+    cfg = write(tmp_path, """apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint: {advertiseAddress: 192.168.56.11, bindPort: 6443}
+nodeRegistration: {name: cp1}
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+certificatesDir: %s
+""" % pki_dir)
+    r = kubeadm("init", "phase", "certs", "all", "--config", cfg)
+    assert r.returncode == 0, r.stderr
+    assert "[certs] Using existing ca certificate authority" in r.stdout
+    assert '[certs] Generating "apiserver" certificate and key' in r.stdout
+    assert '[certs] Generating "etcd/ca" certificate and key' in r.stdout
+    assert (pki_dir / "ca.crt").read_bytes() == pki.cert_pem(ca_cert)
+    issued = pki.load_cert((pki_dir / "apiserver.crt").read_bytes())
+    assert issued.issuer == ca_cert.subject
+    issued.verify_directly_issued_by(ca_cert)  # raises unless the restored CA signed it
+    again = kubeadm("init", "phase", "certs", "all", "--config", cfg)
+    assert again.returncode == 0 and "Generating" not in again.stdout, again.stdout
+
+
+def test_init_phase_command_line_errors(tmp_path):
+    r = kubeadm("init", "phase", "certs", "apiserver-kubelet", "--config", "x.yaml")
+    assert r.returncode != 0 and 'unknown command "apiserver-kubelet" for "kubeadm init phase certs"' in r.stderr
+    r = kubeadm("init", "phase", "etcd", "local", "--upload-certs")
+    assert r.returncode != 0 and "unknown flag: --upload-certs" in r.stderr
+    r = kubeadm("init", "phase", "kubelet-start", "extra")
+    assert r.returncode != 0 and 'unknown command "extra" for "kubeadm init phase kubelet-start"' in r.stderr
+    r = kubeadm("init", "phase", "wait-for-nothing")
+    assert r.returncode != 0 and "not implemented by the stand-in" in r.stderr

@@ -592,7 +592,71 @@ def cmd_init(argv):
     return 0
 
 
+# The node-local phases of `kubeadm init` (cmd/kubeadm/app/cmd/phases/init/{certs,kubeconfig,etcd,controlplane,
+# kubelet}.go), as a rebuilt control plane runs them to come back on its restored PKI and etcd data: the phase, its
+# sub-phase (`all` runs every sub-phase of certs, kubeconfig and control-plane; etcd has only `local`) and the flags
+# each inherits from init. Existing CAs, certificates and kubeconfig files are used, missing ones are generated.
+INIT_PHASE_CONFIG_FLAGS = {"config": "str", "kubernetes-version": "str", "dry-run": "bool"}
+INIT_NODE_PHASES = {
+    "certs": ({"all"}, dict(INIT_PHASE_CONFIG_FLAGS, **{
+        "cert-dir": "str", "apiserver-advertise-address": "str", "apiserver-cert-extra-sans": "list",
+        "control-plane-endpoint": "str", "service-cidr": "str", "service-dns-domain": "str"})),
+    "kubeconfig": ({"all"}, dict(INIT_PHASE_CONFIG_FLAGS, **{
+        "cert-dir": "str", "apiserver-advertise-address": "str", "apiserver-bind-port": "str",
+        "control-plane-endpoint": "str", "node-name": "str", "kubeconfig-dir": "str"})),
+    "etcd": ({"local"}, dict(INIT_PHASE_CONFIG_FLAGS, **{"image-repository": "str", "patches": "str"})),
+    "control-plane": ({"all"}, dict(INIT_PHASE_CONFIG_FLAGS, **{
+        "cert-dir": "str", "apiserver-advertise-address": "str", "apiserver-bind-port": "str",
+        "control-plane-endpoint": "str", "image-repository": "str", "patches": "str", "pod-network-cidr": "str",
+        "service-cidr": "str", "feature-gates": "str"})),
+    "kubelet-start": (None, {"config": "str", "cri-socket": "str", "node-name": "str", "dry-run": "bool",
+                             "patches": "str"}),
+}
+
+
+def cmd_init_node_phase(phase, argv):
+    subphases, spec = INIT_NODE_PHASES[phase]
+    if subphases is not None:
+        if not argv or argv[0].startswith("-"):
+            raise KubeadmError('kubesim: run a sub-phase of "kubeadm init phase %s": %s'
+                               % (phase, ", ".join(sorted(subphases))))
+        if argv[0] not in subphases:
+            raise KubeadmError('unknown command "%s" for "kubeadm init phase %s"' % (argv[0], phase))
+        argv = argv[1:]
+    flags, args = parse(argv, spec)
+    if args:
+        raise KubeadmError('unknown command "%s" for "kubeadm init phase %s"' % (args[0], phase))
+    if flags.get("dry-run"):
+        raise KubeadmError("kubesim: --dry-run of the init phases is not implemented by the stand-in")
+    if os.geteuid() != 0 and phase in ("etcd", "control-plane", "kubelet-start"):
+        raise KubeadmError("user is not running as root", phase=phase)
+    init, cluster, docs = load_init(flags)
+    k8s = cluster["kubernetesVersion"]
+    nr, ep = init["nodeRegistration"], init["localAPIEndpoint"]
+    name, advertise, port = nr["name"], ep["advertiseAddress"], int(ep["bindPort"])
+    ext = "external" in (cluster.get("etcd") or {})
+    if phase == "certs":
+        P.make_certs(cluster, name, advertise, out, external_etcd=ext)
+    elif phase == "kubeconfig":
+        P.make_kubeconfigs(cluster, name, advertise, port, out)
+    elif phase == "etcd":
+        if ext:
+            out("[etcd] External etcd mode. Skipping the creation of a manifest for local etcd")
+        else:
+            out('[etcd] Creating static Pod manifest for local etcd in "%s"' % C.MANIFESTS_DIR)
+            P.write_manifest(P.etcd_manifest(cluster, name, advertise, k8s), "etcd")
+    elif phase == "control-plane":
+        P.write_control_plane_manifests(cluster, advertise, port, k8s, out)
+    else:
+        P.write_kubelet_files(P.kubelet_config(cluster, docs.get("KubeletConfiguration")), nr, out)
+        out("[kubelet-start] Starting the kubelet")
+        start_kubelet()
+    return 0
+
+
 def cmd_init_phase(argv):
+    if argv[:1] and argv[0] in INIT_NODE_PHASES:
+        return cmd_init_node_phase(argv[0], argv[1:])
     if argv[:1] != ["upload-certs"]:
         raise KubeadmError("kubesim: 'kubeadm init phase %s' is not implemented by the stand-in" % (argv[0] if argv else ""))
     flags, _ = parse(argv[1:], {"upload-certs": "bool", "certificate-key": "str", "config": "str", "kubeconfig": "str",
@@ -1341,7 +1405,8 @@ Example usage:
 
     You can then repeat the second step on as many other machines as you like.
 
-(kubesim stand-in: version, config images list, init, init phase upload-certs, join, token,
+(kubesim stand-in: version, config images list, init, init phase certs|kubeconfig|etcd|control-plane|kubelet-start|
+upload-certs, join, token,
 certs certificate-key|check-expiration|renew, reset, upgrade plan|apply|node)
 """
 
@@ -1363,7 +1428,8 @@ def main(argv=None):
         cmd = argv[0]
         if cmd not in COMMANDS:
             raise KubeadmError('unknown command "%s" for "kubeadm"\nRun \'kubeadm --help\' for usage.' % cmd)
-        if os.geteuid() != 0 and cmd in ("init", "join", "reset"):
+        # A whole init/join/reset checks for root in its preflight; the init phases run on their own do not.
+        if os.geteuid() != 0 and cmd in ("init", "join", "reset") and argv[1:2] != ["phase"]:
             raise KubeadmError("user is not running as root", phase="preflight")
         return COMMANDS[cmd](argv[1:])
     except PreflightError as e:
