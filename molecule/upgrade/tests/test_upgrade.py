@@ -27,6 +27,7 @@ __all__ = [
     "test_check_mode_after_the_upgrade_changes_nothing",
     "test_two_minor_jump_refused_before_any_change",
     "test_downgrade_refused_before_any_change",
+    "test_drain_blocked_by_a_disruption_budget_stopped_the_run_naming_the_pod",
 ]
 
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -118,3 +119,18 @@ def test_two_minor_jump_refused_before_any_change(host):
 def test_downgrade_refused_before_any_change(host):
     refused(host, "1.36.4", ["kubernetes_version 1.36.4 cannot be reached from the cluster's v1.37.1: a downgrade "
                              "is not supported"])
+
+
+@on("first_control_plane")  # prepare.yml recorded the blocked run there
+def test_drain_blocked_by_a_disruption_budget_stopped_the_run_naming_the_pod(host):
+    """prepare.yml ran upgrade.yml under a PodDisruptionBudget over CoreDNS: the run stopped at the drain, named the
+    CoreDNS pod the budget protects and left exactly the node it was draining cordoned; converge then resumed it."""
+    blocked = json.loads(run_ok(host, "sudo", "cat", "/root/kf-blocked-upgrade.json"))
+    out = blocked["output"]
+    stopped = re.search(r"Upgrading\s+(\S+)\s+stopped\s+while\s+draining", out)
+    assert stopped, out[-3000:]
+    assert re.search(r"violate\s+the\s+pod'+s\s+disruption\s+budget", out) and re.search(r"coredns-[a-z0-9]+-[a-z0-9]+", out), out[-3000:]
+    cordoned = re.search(r"The\s+node\s+(\S+)\s+is\s+left\s+cordoned", out)
+    assert cordoned, out[-3000:]
+    assert blocked["unschedulable"] == [cordoned.group(1)] == [stopped.group(1)]
+    assert re.search(r"failed=[1-9]", out), out[-1500:]
