@@ -10,17 +10,13 @@ delegated to localhost, shown as "[cp1 -> localhost]". The runs go in parallel t
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import re
-import subprocess
-import sys
 import tempfile
 
 import pytest
-import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+from playbook_runner import run_playbook
+
 UNREACHABLE_HOST = {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",
                     "ansible_ssh_common_args": "-o ConnectTimeout=2 -o ConnectionAttempts=1"}
 INVENTORY = {"all": {"vars": dict(UNREACHABLE_HOST), "children": {
@@ -47,17 +43,7 @@ CASES = {
 
 def run_case(name, tmp):
     extra, limit, _ = CASES[name]
-    inv_path = os.path.join(tmp, name + ".yml")
-    with open(inv_path, "w") as f:
-        yaml.safe_dump(INVENTORY, f)
-    vars_path = os.path.join(tmp, name + "-vars.yml")
-    with open(vars_path, "w") as f:
-        yaml.safe_dump(extra, f)
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_HOST_KEY_CHECKING="False")
-    argv = [ANSIBLE_PLAYBOOK, "-i", inv_path, "-e", "@" + vars_path, os.path.join(REPO, "reset.yml")]
-    argv += ["--limit", limit] if limit else []
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    return run_playbook(tmp, name, "reset.yml", INVENTORY, extra, limit)
 
 
 @pytest.fixture(scope="module")
