@@ -2,9 +2,11 @@
 do (tests/validate/test_*_refusals.py): nothing is reachable, so any task that runs on a node shows as UNREACHABLE."""
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -25,3 +27,10 @@ def run_playbook(tmp: str, name: str, playbook: str, inventory: dict, extra_vars
     argv = [ANSIBLE_PLAYBOOK, "-i", inv_path, "-e", "@" + vars_path, os.path.join(REPO, playbook)]
     argv += ["--limit", limit] if limit else []
     return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+
+
+def run_cases(names, run_case, workers: int = 4) -> dict:
+    """{name: run_case(name, tmp)} for every name, `workers` playbooks at a time, in one temporary directory."""
+    with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = {name: pool.submit(run_case, name, tmp) for name in names}
+        return {name: fut.result() for name, fut in futures.items()}

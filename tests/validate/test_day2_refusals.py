@@ -7,14 +7,13 @@ or as a task result for a node. The runs go in parallel through one module fixtu
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import re
 import tempfile
 
 import pytest
 
-from playbook_runner import run_playbook
+from playbook_runner import run_cases, run_playbook
 
 UNREACHABLE_HOST = {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",
                     "ansible_ssh_common_args": "-o ConnectTimeout=2 -o ConnectionAttempts=1"}
@@ -71,9 +70,7 @@ def run_case(name, tmp):
 def results():
     with open(SNAPSHOT, "wb") as f:
         f.write(b"not a real snapshot: the refusal comes first")
-    with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(4) as pool:
-        futures = {name: pool.submit(run_case, name, tmp) for name in CASES}
-        yield {name: fut.result() for name, fut in futures.items()}
+    yield run_cases(CASES, run_case)
     os.unlink(SNAPSHOT)
 
 

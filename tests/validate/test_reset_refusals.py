@@ -9,13 +9,12 @@ delegated to localhost, shown as "[cp1 -> localhost]". The runs go in parallel t
 
 from __future__ import annotations
 
-import concurrent.futures
 import re
 import tempfile
 
 import pytest
 
-from playbook_runner import run_playbook
+from playbook_runner import run_cases, run_playbook
 
 UNREACHABLE_HOST = {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh",
                     "ansible_ssh_common_args": "-o ConnectTimeout=2 -o ConnectionAttempts=1"}
@@ -48,9 +47,7 @@ def run_case(name, tmp):
 
 @pytest.fixture(scope="module")
 def results():
-    with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(4) as pool:
-        futures = {name: pool.submit(run_case, name, tmp) for name in CASES}
-        yield {name: fut.result() for name, fut in futures.items()}
+    yield run_cases(CASES, run_case)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
