@@ -176,6 +176,108 @@ def test_enabled_controllers():
     assert enabled_controllers(["daemonset"]) == {"daemonset"}
 
 
+def test_controllers_flag_as_kube_controller_manager():
+    """IsControllerEnabled after ApplyTo's alias replacement: defaults, '*', 'name', '-name' (first match
+    wins), canonical names and aliases alike; bootstrapsigner/tokencleaner off by default."""
+    from kubesim.controllers.manager import DISABLED_BY_DEFAULT, is_enabled, unknown_controllers
+    assert DISABLED_BY_DEFAULT == {"bootstrap-signer-controller", "token-cleaner-controller",
+                                   "selinux-warning-controller"}
+    default = enabled_controllers(None)  # the flag's default is ["*"]
+    assert {"csrapproving", "csrsigning", "garbagecollector"} <= default
+    assert not {"bootstrapsigner", "tokencleaner"} & default
+    kubeadm = enabled_controllers(["*", "bootstrapsigner", "tokencleaner"])  # kubeadm's manifest
+    assert {"bootstrapsigner", "tokencleaner", "csrapproving", "csrsigning"} <= kubeadm
+    assert enabled_controllers([]) == set()  # --controllers= : nothing
+    assert enabled_controllers(["bootstrapsigner"]) == {"bootstrapsigner"}  # no '*': only what is named
+    assert "csrsigning" not in enabled_controllers(["*", "-csrsigning"])
+    assert "csrsigning" not in enabled_controllers(["*", "-certificatesigningrequest-signing-controller"])
+    assert "bootstrapsigner" in enabled_controllers(["*", "bootstrap-signer-controller"])
+    assert is_enabled("csrapproving", ["-csrapproving", "*", "csrapproving"]) is False  # first match
+    assert is_enabled("csrapproving", ["csrapproving", "-csrapproving"]) is True
+    assert is_enabled("tokencleaner", ["*", "-tokencleaner", "tokencleaner"]) is False
+    assert unknown_controllers(["*", "-csrsigning", "token-cleaner-controller", "nope", "-bad"]) == ["nope", "bad"]
+
+
+def test_signer_files_as_start_csr_signing_controller():
+    from kubesim.controllers import certificates as C
+    assert C.signer_files({}) is None  # "Skipping CSR signer controller because no csr cert/key was specified"
+    assert C.signer_files({"cluster-signing-cert-file": "/p/ca.crt"}) is None
+    both = C.signer_files({"cluster-signing-cert-file": "/p/ca.crt", "cluster-signing-key-file": "/p/ca.key"})
+    assert both == {s: ("/p/ca.crt", "/p/ca.key") for s in C.SIGNERS}
+    only = C.signer_files({"cluster-signing-kubelet-client-cert-file": "/k.crt",
+                           "cluster-signing-kubelet-client-key-file": "/k.key"})
+    assert only == {C.KUBELET_CLIENT: ("/k.crt", "/k.key")}
+    with pytest.raises(C.SignerError, match="cannot specify default and per controller certs at the same time"):
+        C.signer_files({"cluster-signing-cert-file": "/p/ca.crt", "cluster-signing-key-file": "/p/ca.key",
+                        "cluster-signing-kubelet-serving-cert-file": "/s.crt"})
+
+
+def _csr(cn, orgs=("system:nodes",), dns=(), ips=()):
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs] + [
+        x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attrs))
+    sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return b.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+
+
+def test_csr_validation_as_capihelper():
+    from kubesim.controllers import certificates as C
+    node = _csr("system:node:n1")
+    assert C.validate_kubelet_client(node, ["digital signature", "client auth"]) is None
+    assert C.validate_kubelet_client(node, ["key encipherment", "digital signature", "client auth"]) is None
+    assert C.validate_kubelet_client(node, ["client auth"]) == \
+        "usages did not match [client auth digital signature key encipherment]"
+    assert C.validate_kubelet_client(node, ["digital signature", "client auth", "server auth"]) is not None
+    assert C.validate_kubelet_client(_csr("system:node:n1", orgs=()), ["digital signature", "client auth"]) == \
+        "subject organization is not system:nodes"
+    assert C.validate_kubelet_client(_csr("n1"), ["digital signature", "client auth"]) == \
+        "subject common name does not begin with system:node:"
+    assert C.validate_kubelet_client(_csr("system:node:n1", dns=["n1"]), ["digital signature", "client auth"]) == \
+        "DNS subjectAltNames are not allowed"
+    assert C.validate_kubelet_serving(node, ["digital signature", "server auth"]) == \
+        "DNS or IP subjectAltName is required"
+    assert C.validate_kubelet_serving(_csr("system:node:n1", ips=["10.0.0.1"]),
+                                      ["digital signature", "key encipherment", "server auth"]) is None
+    assert C.validate_apiserver_client(node, ["client auth"]) is None
+    assert C.validate_apiserver_client(node, ["server auth", "client auth"]) == \
+        "invalid usage for client certificate: server auth"
+    assert C.validate_apiserver_client(node, ["digital signature"]) == \
+        "missing required usage for client certificate: client auth"
+
+
+def test_bootstrap_signer_token_rules():
+    """validateSecretForSigning and GetExpiration."""
+    import base64
+    import datetime as dt
+    from kubesim.controllers import bootstrap as B
+
+    def secret(name, **data):
+        return {"metadata": {"name": name}, "type": B.TOKEN_TYPE,
+                "data": {k.replace("_", "-"): base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+    now = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.timezone.utc)
+    ok = dict(token_id="abcdef", token_secret="0123456789abcdef", usage_bootstrap_signing="true")
+    assert B.token_for_signing(secret("bootstrap-token-abcdef", **ok), now) == ("abcdef", "0123456789abcdef")
+    assert B.token_for_signing(secret("bootstrap-token-abcdeg", **ok), now) is None  # name != token-id
+    assert B.token_for_signing(secret("other-abcdef", **ok), now) is None
+    assert B.token_for_signing(secret("bootstrap-token-abcdef", **dict(ok, usage_bootstrap_signing="false")),
+                               now) is None
+    assert B.token_for_signing(secret("bootstrap-token-abcdef", **dict(ok, expiration="2026-12-05T11:59:59Z")),
+                               now) is None
+    assert B.token_for_signing(secret("bootstrap-token-abcdef", **dict(ok, expiration="2026-12-05T13:00:00+01:00")),
+                               now) is None  # 12:00 UTC: expired at "now"
+    assert B.token_for_signing(secret("bootstrap-token-abcdef", **dict(ok, expiration="2026-12-05T12:00:01Z")),
+                               now) is not None
+    assert B.has_expired(secret("bootstrap-token-abcdef", expiration="tomorrow"), now)  # unparseable
+    assert not B.has_expired(secret("bootstrap-token-abcdef"), now)  # no expiration
+
+
 def run_module(module, *args):
     env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE))
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
@@ -189,7 +291,12 @@ def test_components_reject_unknown_flags_like_cobra():
     res = run_module("kubesim.scheduler", "--not-a-flag")
     assert res.returncode == 1 and "unknown flag: --not-a-flag" in res.stderr
     res = run_module("kubesim.controllers", "--controllers=*,nosuchcontroller", "--kubeconfig=/x")
-    assert res.returncode == 1 and '"nosuchcontroller" is not in the list of known controllers' in res.stderr
+    # klog.ErrorS(err, "command failed") of component-base's cli.Run
+    assert res.returncode == 1 and \
+        '"command failed" err="\\"nosuchcontroller\\" is not in the list of known controllers"' in res.stderr
+    res = run_module("kubesim.controllers", "--controllers=*,-nope,csrsigning,bad", "--kubeconfig=/x")
+    assert res.returncode == 1 and ('err="[\\"nope\\" is not in the list of known controllers, \\"bad\\" is not '
+                                    'in the list of known controllers]"') in res.stderr
 
 
 # ---------------------------------------------------------- leader election

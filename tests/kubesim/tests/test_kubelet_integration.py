@@ -8,7 +8,7 @@ kubelet stand-ins + a REAL containerd 2.x, checked with the REAL kubectl.
   containers install the CNI config (the node goes Ready, as with real flannel) and the
   flannel pod crash-loops with flanneld's error; with the right Network it runs
 - Deployments become ReplicaSets and pods; GC deletes them with the Deployment
-- TLS bootstrap of a second kubelet with a bootstrap token (CSR approved and signed by the API server)
+- TLS bootstrap of a second kubelet with a bootstrap token (CSR approved and signed by the controller manager)
 - heartbeats stop -> Ready=Unknown after --node-monitor-grace-period
 
 Paths are redirected for tests only through environment variables (KUBESIM_HOST_ROOT, ...).
@@ -111,6 +111,7 @@ def cluster():
                        "--bind-address=127.0.0.1", "--secure-port=0", "--allocate-node-cidrs=true",
                        "--cluster-cidr=10.244.0.0/16", "--cluster-name=kubernetes",
                        "--controllers=*,bootstrapsigner,tokencleaner", "--leader-elect=true",
+                       f"--cluster-signing-cert-file={api.pki}/ca.crt", f"--cluster-signing-key-file={api.pki}/ca.key",
                        f"--root-ca-file={api.pki}/ca.crt", "--use-service-account-credentials=true",
                        "--service-cluster-ip-range=10.96.0.0/12", "--node-monitor-grace-period=12s"],
                       os.path.join(e.dir, "kcm.log"), e.env)

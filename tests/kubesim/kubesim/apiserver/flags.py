@@ -11,7 +11,7 @@ MODELLED = {
     "advertise-address", "bind-address", "secure-port", "etcd-servers", "etcd-cafile", "etcd-certfile",
     "etcd-keyfile", "etcd-prefix", "client-ca-file", "tls-cert-file", "tls-private-key-file",
     "service-cluster-ip-range", "service-node-port-range", "enable-bootstrap-token-auth",
-    "authorization-mode", "anonymous-auth", "kubesim-version", "kubesim-ca-key-file", "etcd-compaction-interval",
+    "authorization-mode", "anonymous-auth", "kubesim-version", "etcd-compaction-interval",
     "v",
     "service-account-issuer", "service-account-key-file", "service-account-signing-key-file", "api-audiences",
 }

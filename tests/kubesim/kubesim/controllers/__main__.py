@@ -1,10 +1,12 @@
 """python3 -m kubesim.controllers <kube-controller-manager flags>"""
 
+import json
 import sys
+import time
 
-from . import component
+from . import certificates, component
 from . import flags as F
-from .manager import KNOWN_CONTROLLERS, ControllerManager
+from .manager import ControllerManager, enabled_controllers, unknown_controllers
 
 SPEC = component.flag_spec({
     "allocate-node-cidrs": F.BOOL, "cluster-cidr": F.STR, "cluster-name": F.STR,
@@ -40,11 +42,17 @@ NAME = "kube-controller-manager"
 
 
 def check_controllers(opts):
-    for name in opts.get("controllers") or []:
-        if name != "*" and name.lstrip("-") not in KNOWN_CONTROLLERS:
-            sys.stderr.write(f'"{name.lstrip("-")}" is not in the list of known controllers\n')
-            return 1
-    return None
+    """KubeControllerManagerOptions.Validate's --controllers check (canonical names and aliases);
+    every error is reported, as utilerrors.NewAggregate prints them."""
+    bad = unknown_controllers(opts.get("controllers"))
+    if not bad:
+        return None
+    errs = [f'"{name}" is not in the list of known controllers' for name in bad]
+    text = errs[0] if len(errs) == 1 else "[" + ", ".join(errs) + "]"
+    # component-base cli.Run after the logs are initialised: klog.ErrorS(err, "command failed")
+    sys.stderr.write(f'E{time.strftime("%m%d %H:%M:%S")}.000000       1 run.go:72] "command failed" '
+                     f'err={json.dumps(text)}\n')
+    return 1
 
 
 def main(argv=None):
@@ -62,15 +70,29 @@ def main(argv=None):
         sys.stderr.write('E "Controller: Invalid --cluster-cidr, mask size of cluster CIDR must be less '
                          'than or equal to --node-cidr-mask-size configured for CIDR family"\n')
         return 1
-    manager = ControllerManager(
+    try:
+        manager = _manager(client, opts, cidrs, mask_v4, mask_v6)
+    except certificates.SignerError as exc:  # the controller fails to start: the process exits
+        sys.stderr.write(f'E{time.strftime("%m%d %H:%M:%S")}.000000       1 controllermanager.go:800] '
+                         f'"Error starting controller" err={json.dumps(str(exc))} '
+                         f'controller="certificatesigningrequest-signing-controller"\n')
+        return 1
+    period = min(1.0, opts.get("leader-elect-retry-period", 2.0))
+    return component.run(lambda: manager.run_forever(period=period))
+
+
+def _manager(client, opts, cidrs, mask_v4, mask_v6):
+    controllers = opts.get("controllers")
+    signing_files = certificates.signer_files(opts) if "csrsigning" in enabled_controllers(controllers) else None
+    return ControllerManager(
         client, cluster_cidrs=cidrs, allocate_node_cidrs=bool(opts.get("allocate-node-cidrs")),
         mask_v4=mask_v4, mask_v6=mask_v6,
         node_monitor_grace_period=opts.get("node-monitor-grace-period", 50.0),
-        controllers=opts.get("controllers"), root_ca_file=opts.get("root-ca-file"),
+        controllers=controllers, root_ca_file=opts.get("root-ca-file"),
         leader_elect=opts.get("leader-elect", True),
-        lease_duration=opts.get("leader-elect-lease-duration", 15.0))
-    period = min(1.0, opts.get("leader-elect-retry-period", 2.0))
-    return component.run(lambda: manager.run_forever(period=period))
+        lease_duration=opts.get("leader-elect-lease-duration", 15.0),
+        signing_files=signing_files,
+        signing_duration=opts.get("cluster-signing-duration") or certificates.DEFAULT_DURATION)
 
 
 if __name__ == "__main__":

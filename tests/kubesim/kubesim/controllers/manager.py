@@ -3,6 +3,14 @@
 Each pass lists what it needs and converges it (controllers in real kube-controller-manager
 are informer-driven; a full re-list every second is the simple, equivalent model at this scale).
 Only the leader (Lease kube-system/kube-controller-manager) reconciles.
+
+``--controllers`` is honoured as kube-controller-manager does (``is_enabled``): ``*`` = the
+on-by-default controllers, ``name``/``-name`` (canonical names or their aliases, first match wins);
+bootstrapsigner and tokencleaner are off by default (kubeadm passes
+``--controllers=*,bootstrapsigner,tokencleaner``). The bootstrap-token controllers are in
+``bootstrap.py``, the CSR approver and signer in ``certificates.py``: the API server stand-in does
+none of this, so a cluster without a running controller manager gets no cluster-info signatures,
+keeps expired tokens and leaves CSRs Pending, as a real one does.
 """
 
 import copy
@@ -10,7 +18,7 @@ import logging
 import time
 
 from ..apiclient import ApiError, resource_path
-from . import component, logic
+from . import bootstrap, certificates, component, logic
 from .leader import LeaderElector, now_micro, utcnow
 
 log = logging.getLogger("kube-controller-manager")
@@ -24,45 +32,107 @@ REPLICASETS = "/apis/apps/v1/replicasets"
 SECRETS = "/api/v1/secrets"
 NODE_LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 
-ALL_CONTROLLERS = {
-    "nodeipam", "nodelifecycle", "daemonset", "deployment", "replicaset",
-    "garbagecollector", "podgc", "serviceaccount", "root-ca-cert-publisher",
+# kube-controller-manager's controllers (cmd/kube-controller-manager/names, the descriptors of
+# app/*.go): canonical name -> (aliases, disabled by default). --controllers takes either form.
+DESCRIPTORS = {
+    "serviceaccount-token-controller": (("serviceaccount-token",), False),
+    "endpoints-controller": (("endpoint",), False),
+    "endpointslice-controller": (("endpointslice",), False),
+    "endpointslice-mirroring-controller": (("endpointslicemirroring",), False),
+    "replicationcontroller-controller": (("replicationcontroller",), False),
+    "pod-garbage-collector-controller": (("podgc",), False),
+    "resourcequota-controller": (("resourcequota",), False),
+    "namespace-controller": (("namespace",), False),
+    "serviceaccount-controller": (("serviceaccount",), False),
+    "garbage-collector-controller": (("garbagecollector",), False),
+    "daemonset-controller": (("daemonset",), False),
+    "job-controller": (("job",), False),
+    "deployment-controller": (("deployment",), False),
+    "replicaset-controller": (("replicaset",), False),
+    "horizontal-pod-autoscaler-controller": (("horizontalpodautoscaling",), False),
+    "disruption-controller": (("disruption",), False),
+    "statefulset-controller": (("statefulset",), False),
+    "cronjob-controller": (("cronjob",), False),
+    "certificatesigningrequest-signing-controller": (("csrsigning",), False),
+    "certificatesigningrequest-approving-controller": (("csrapproving",), False),
+    "certificatesigningrequest-cleaner-controller": (("csrcleaner",), False),
+    "ttl-controller": (("ttl",), False),
+    "bootstrap-signer-controller": (("bootstrapsigner",), True),
+    "token-cleaner-controller": (("tokencleaner",), True),
+    "node-ipam-controller": (("nodeipam",), False),
+    "node-lifecycle-controller": (("nodelifecycle",), False),
+    "taint-eviction-controller": ((), False),
+    "service-lb-controller": (("service",), False),
+    "node-route-controller": (("route",), False),
+    "cloud-node-lifecycle-controller": (("cloud-node-lifecycle",), False),
+    "persistentvolume-binder-controller": (("persistentvolume-binder",), False),
+    "persistentvolume-attach-detach-controller": (("attachdetach",), False),
+    "persistentvolume-expander-controller": (("persistentvolume-expander",), False),
+    "clusterrole-aggregation-controller": (("clusterrole-aggregation",), False),
+    "persistentvolumeclaim-protection-controller": (("pvc-protection",), False),
+    "persistentvolume-protection-controller": (("pv-protection",), False),
+    "ttl-after-finished-controller": (("ttl-after-finished",), False),
+    "root-ca-certificate-publisher-controller": (("root-ca-cert-publisher",), False),
+    "kube-apiserver-serving-clustertrustbundle-publisher-controller": ((), False),
+    "ephemeral-volume-controller": (("ephemeral-volume",), False),
+    "storageversion-garbage-collector-controller": (("storage-version-gc",), False),
+    "resourceclaim-controller": (("resource-claim-controller",), False),
+    "device-taint-eviction-controller": ((), False),
+    "legacy-serviceaccount-token-cleaner-controller": (("legacy-service-account-token-cleaner",), False),
+    "validatingadmissionpolicy-status-controller": ((), False),
+    "service-cidr-controller": ((), False),
+    "storage-version-migrator-controller": ((), False),
+    "selinux-warning-controller": ((), True),
+    "volumeattributesclass-protection-controller": ((), False),
+    "podcertificaterequest-cleaner-controller": ((), False),
 }
-# Real controllers we accept in --controllers but that other pieces play (the API server
-# stand-in embeds bootstrapsigner/tokencleaner/csrsigning/csrapproving) or that are not modelled.
-KNOWN_CONTROLLERS = ALL_CONTROLLERS | {
-    "bootstrapsigner", "tokencleaner", "csrsigning", "csrapproving", "csrcleaner",
-    "endpoint", "endpointslice", "endpointslicemirroring", "namespace", "job", "cronjob",
-    "statefulset", "disruption", "horizontalpodautoscaling", "persistentvolume-binder",
-    "persistentvolume-expander", "attachdetach", "pv-protection", "pvc-protection",
-    "resourcequota", "serviceaccount-token", "ttl", "ttl-after-finished", "replicationcontroller",
-    "clusterrole-aggregation", "ephemeral-volume", "cloud-node-lifecycle", "route", "service",
-    "legacy-serviceaccount-token-cleaner", "validatingadmissionpolicy-status",
-    "storage-version-gc", "taint-eviction-controller", "service-cidr-controller",
-    "storageversion-garbage-collector", "selinux-warning-controller", "device-taint-eviction-controller",
-    "resourceclaim-controller", "node-route-controller", "service-lb-controller",
+ALIASES = {alias: name for name, (aliases, _) in DESCRIPTORS.items() for alias in aliases}
+DISABLED_BY_DEFAULT = {name for name, (_, off) in DESCRIPTORS.items() if off}
+
+# The controllers this stand-in runs, by the alias it uses internally.
+MODELLED = {
+    "nodeipam", "nodelifecycle", "daemonset", "deployment", "replicaset", "garbagecollector", "podgc",
+    "serviceaccount", "root-ca-cert-publisher", "bootstrapsigner", "tokencleaner", "csrapproving", "csrsigning",
 }
-DEFAULT_OFF = {"bootstrapsigner", "tokencleaner"}
 
 
-def enabled_controllers(spec):
-    """--controllers semantics: '*' = defaults, 'foo' enables, '-foo' disables."""
-    spec = spec or ["*"]
-    on = set()
-    star = "*" in spec
-    for name in spec:
-        if name == "*":
+def canonical(name):
+    return ALIASES.get(name, name)
+
+
+def unknown_controllers(spec):
+    """options Validate: the names in --controllers that are neither a controller nor an alias."""
+    bad = []
+    for initial in spec or []:
+        if initial == "*":
             continue
-        if name.startswith("-"):
+        name = initial[1:] if initial.startswith("-") else initial
+        if canonical(name) not in DESCRIPTORS:
+            bad.append(name)
+    return bad
+
+
+def is_enabled(name, spec):
+    """controller-manager IsControllerEnabled on the canonical names (aliases replaced as
+    GenericControllerManagerConfigurationOptions.ApplyTo does): the first explicit 'name' or
+    '-name' decides; otherwise '*' enables what is not disabled by default; nothing without '*'."""
+    name = canonical(name)
+    star = False
+    for item in spec:
+        if item == "*":
+            star = True
             continue
-        on.add(name)
-    result = set()
-    for ctl in ALL_CONTROLLERS:
-        if f"-{ctl}" in spec:
-            continue
-        if ctl in on or (star and ctl not in DEFAULT_OFF):
-            result.add(ctl)
-    return result
+        negative = item.startswith("-")
+        if canonical(item[1:] if negative else item) == name:
+            return not negative
+    return star and name not in DISABLED_BY_DEFAULT
+
+
+def enabled_controllers(spec=None):
+    """The modelled controllers --controllers enables (default ['*'], kube-controller-manager's
+    default; an explicitly empty list enables nothing)."""
+    spec = ["*"] if spec is None else list(spec)
+    return {alias for alias in MODELLED if is_enabled(alias, spec)}
 
 
 def owner_ref(obj, kind, api_version):
@@ -91,7 +161,8 @@ def is_terminating(obj):
 class ControllerManager:
     def __init__(self, client, cluster_cidrs=None, allocate_node_cidrs=False, mask_v4=None,
                  mask_v6=None, node_monitor_grace_period=50.0, controllers=None,
-                 root_ca_file=None, leader_elect=True, lease_duration=15.0, identity=None):
+                 root_ca_file=None, leader_elect=True, lease_duration=15.0, identity=None,
+                 signing_files=None, signing_duration=certificates.DEFAULT_DURATION):
         self.client = client
         self.cluster_cidrs = cluster_cidrs or []
         self.allocate_node_cidrs = allocate_node_cidrs
@@ -99,6 +170,15 @@ class ControllerManager:
         self.mask_v6 = mask_v6
         self.grace = node_monitor_grace_period
         self.controllers = enabled_controllers(controllers)
+        # csrsigning runs only with signing files (startCertificateSigningRequestSigningController);
+        # certificates.SignerError when a CA cannot be read, as the controller fails to start
+        self.signer = None
+        if "csrsigning" in self.controllers:
+            if signing_files:
+                self.signer = certificates.Signer(client, signing_files, signing_duration)
+            else:
+                log.info('"Skipping CSR signer controller because no csr cert/key was specified"')
+        self.approver = certificates.Approver(client)
         self.root_ca = None
         if root_ca_file:
             with open(root_ca_file, encoding="utf-8") as fh:
@@ -144,6 +224,14 @@ class ControllerManager:
             self._safe("deployment", self.sync_deployments)
         if "replicaset" in self.controllers:
             self._safe("replicaset", self.sync_replicasets)
+        if "tokencleaner" in self.controllers:
+            self._safe("tokencleaner", bootstrap.clean_tokens, self.client)
+        if "bootstrapsigner" in self.controllers:
+            self._safe("bootstrapsigner", bootstrap.sign_cluster_info, self.client)
+        if "csrapproving" in self.controllers:
+            self._safe("csrapproving", self.approver.sync)
+        if self.signer is not None:
+            self._safe("csrsigning", self.signer.sync)
         if "garbagecollector" in self.controllers:
             self._safe("garbagecollector", self.collect_garbage)
         if "podgc" in self.controllers:
