@@ -5,7 +5,8 @@ nodes NotReady (no CNI configuration yet), then the cni role's own flannel manif
 the cluster's pod subnet, is applied with real kubectl: flannel's init containers install its
 plugin and CNI configuration on both hosts, the flannel pods run and both nodes turn Ready.
 Negative cases against the live cluster: wrong CA hash, unknown token (after the shortened
-discovery timeout), kubelet.conf present, ip_forward=0, containerd stopped.  (A flannel Network
+discovery timeout), a token created while the controller manager is stopped (no cluster-info
+signature: the join stalls), kubelet.conf present, ip_forward=0, containerd stopped.  (A flannel Network
 other than the pod subnet is test_kubelet_integration's negative case.)  Hosts are prepared by
 hand here (what the roles do for users): apt repository + key, containerd from the mirror (Debian
 sid's binaries; Debian 12's runc), CRI config, ip_forward.
@@ -193,6 +194,46 @@ timeouts:
     assert ('error: error execution phase preflight: couldn\'t validate the identity of the API Server: could not '
             'find a JWS signature in the cluster-info ConfigMap for token ID "zzzzzz"') in res.stderr
     assert tok != "zzzzzz.0123456789abcdef"
+
+
+def test_negative_join_stalls_without_controller_manager(cluster):
+    """The cluster-info signature comes from kube-controller-manager's bootstrap signer (kubeadm's
+    --controllers=*,bootstrapsigner,tokencleaner), not from the API server: with the controller manager's
+    static pod removed, a token created meanwhile gets no signature and a join with it stalls in discovery;
+    once the manifest is back the signature appears."""
+    cp, wk, r = cluster
+    h = re.search(r"(sha256:[0-9a-f]{64})", join_command(r.stdout)).group(1)
+    sh(cp, "grep -q -- '--controllers=\\*,bootstrapsigner,tokencleaner' "
+           "/etc/kubernetes/manifests/kube-controller-manager.yaml && "
+           "mv /etc/kubernetes/manifests/kube-controller-manager.yaml /root/kube-controller-manager.yaml && "
+           "for i in $(seq 120); do pgrep -f 'kubesim[.]controllers' >/dev/null || exit 0; sleep 0.5; done; exit 1")
+    try:
+        tok = sh(cp, "kubeadm token create --ttl 10m").stdout.strip()
+        cfg = f"""apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: {CP_IP}:6443
+    token: {tok}
+    caCertHashes: [{h}]
+nodeRegistration:
+  ignorePreflightErrors: [SystemVerification]
+timeouts:
+  discovery: 5s
+"""
+        sh(wk, "cat > /root/join-nokcm.yaml <<'EOF'\n" + cfg + "EOF\n")
+        res = sh(wk, "kubeadm join --config /root/join-nokcm.yaml", check=False)
+        assert res.returncode == 1
+        assert ('error: error execution phase preflight: couldn\'t validate the identity of the API Server: could not '
+                'find a JWS signature in the cluster-info ConfigMap for token ID "%s"' % tok[:6]) in res.stderr
+    finally:
+        sh(cp, "mv /root/kube-controller-manager.yaml /etc/kubernetes/manifests/kube-controller-manager.yaml")
+    # back: the signature appears (after the new controller manager took over the leader Lease)
+    key = "jws-kubeconfig-" + tok[:6]
+    res = sh(cp, f"for i in $(seq 90); do {KUBECTL} -n kube-public get cm cluster-info -o json | grep -q '\"{key}\"' "
+                 "&& exit 0; sleep 1; done; exit 1", check=False, timeout=200)
+    assert res.returncode == 0, res.stdout + res.stderr
+    sh(cp, "kubeadm token delete %s" % tok[:6])
 
 
 def test_negative_ip_forward_and_containerd(cluster):
