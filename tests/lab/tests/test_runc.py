@@ -27,8 +27,9 @@ from conftest import LAB_DIR, ROOT, dexec, labcore, sh
 sys.path.insert(0, str(ROOT / "tests" / "kubesim"))
 from kubesim.kubelet import cri  # noqa: E402
 
-NAME = "kf-lab-runc"
-SUBNET = "172.30.140.0/24"
+# Overridable so that parallel runs (one lab subnet per person) do not collide; the defaults are the ones above.
+NAME = os.environ.get("KF_LAB_RUNC_NAME", "kf-lab-runc")
+SUBNET = os.environ.get("KF_LAB_RUNC_SUBNET", "172.30.140.0/24")
 HOST = f"{NAME}-cp1"
 BUSYBOX = "docker.io/library/busybox:latest"
 NGINX = "docker.io/library/nginx:latest"

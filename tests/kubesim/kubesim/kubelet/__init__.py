@@ -12,13 +12,14 @@ the runtime's own RuntimeReady/NetworkReady conditions plus a CNI config in /etc
 static pods from staticPodPath run as transient systemd units (the component programs, see
 staticpods.py) with mirror pods; /healthz on 127.0.0.1:10248.
 
-Modelled: pods bound to the node run no containers. CNI DaemonSet pods (flannel) perform their
-init containers' host install step and flanneld's start-up check (network vs node podCIDR);
-kube-proxy and coredns are reported Running without running anything; every other pod stays
-Pending with ErrImagePull (no image can be pulled here). Pod IPs are handed out from the node's
-podCIDR but nothing answers on them.
+Real since issue 14: ordinary pods bound to the node run as containers through the runtime's
+CRI (runtime.py: sandbox with the CNI plugins' network namespace, containers, status, restarts,
+probes, teardown). Modelled: CNI DaemonSet pods (flannel) perform their init containers' host
+install step and flanneld's start-up check (network vs node podCIDR); kube-proxy and coredns are
+reported Running without running anything (their pod IPs come from the top of the node's podCIDR
+and nothing answers on them).
 
-Not covered: the kubelet API on 10250 (kubectl logs/exec/port-forward), probes, volumes other
+Not covered: the kubelet API on 10250 (kubectl logs/exec/port-forward), startup probes, volumes other
 than the configMap/hostPath reads flannel needs, evictions, serving-certificate rotation,
 --config-dir drop-ins, standalone mode.
 """

@@ -254,7 +254,7 @@ def main(argv=None):
         client=agent.make_client(kubeconfig), node_name=node_name, node_ip=node_ip, config=config,
         runtime_endpoint=endpoint, runtime_version=runtime_version, root_dir=root_dir, log=info,
         version=version, node_labels=labels, register_taints=taints, kubeconfig=kubeconfig,
-        cert_dir=cert_dir, node_ip_explicit=bool(explicit_ip),
+        cert_dir=cert_dir, node_ip_explicit=bool(explicit_ip), cgroup_driver=driver,
         log_error=lambda msg: klog("E", "kubelet_node_status.go:0", msg))
     info(f'"Starting kubelet main sync loop" node="{node_name}" version="{version}" nodeIP="{node_ip}"')
 

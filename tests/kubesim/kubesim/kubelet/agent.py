@@ -10,7 +10,7 @@ import threading
 import time
 
 from ..apiclient import ApiError, Client, resource_path
-from . import bootstrap, cri, host, pods, staticpods
+from . import bootstrap, cri, host, pods, runtime, staticpods
 
 LEASE_NS = "kube-node-lease"
 
@@ -52,7 +52,7 @@ class Kubelet:
     def __init__(self, *, client, node_name, node_ip, config, runtime_endpoint, runtime_version,
                  root_dir, log, version, node_labels=None, register_taints=None,
                  cni_conf_dir="/etc/cni/net.d", kubeconfig=None, cert_dir=None, node_ip_explicit=False,
-                 log_error=None):
+                 log_error=None, cgroup_driver=None):
         self.client = client
         self.kubeconfig = kubeconfig
         self.cert_dir = cert_dir or os.path.join(root_dir, "pki")
@@ -89,6 +89,10 @@ class Kubelet:
         self.pod_ips = {}       # pod uid -> ip
         self.static_pods = {}   # unit -> (pod, digest, error)
         self.network_ready = (False, "", "")
+        # ordinary pods run through the runtime's CRI (issue 14)
+        self.runtime = runtime.PodRuntime(runtime_endpoint, node_name,
+                                          cgroup_driver or config.get("cgroupDriver") or "cgroupfs", log,
+                                          config.get("podLogsDir") or "/var/log/pods")
 
     @staticmethod
     def _seconds(value, default):
@@ -338,7 +342,7 @@ class Kubelet:
         except ApiError as exc:
             self.log(f'"Failed to list pods" err="{exc.message}"')
             return
-        live = set()
+        live, real = set(), set()
         for pod in items:
             if (pod.get("spec") or {}).get("nodeName") != self.node_name:
                 continue  # a server that ignores fieldSelector
@@ -347,7 +351,15 @@ class Kubelet:
                 continue
             uid = pod["metadata"].get("uid")
             live.add(uid)
+            is_real = self.runs_in_runtime(pod)
+            if is_real:
+                real.add(uid)
+            if pod["metadata"].get("deletionTimestamp") and is_real and not self.runtime.done(uid):
+                # the containers get the pod's grace period; the API object goes once they are gone
+                self.runtime.teardown(uid, grace=int(pod["metadata"].get("deletionGracePeriodSeconds") or 0))
+                continue
             if pod["metadata"].get("deletionTimestamp"):
+                self.runtime.forget_done(uid)
                 try:
                     self.client.delete(resource_path("v1", "pods", pod["metadata"]["namespace"],
                                                      pod["metadata"]["name"]),
@@ -360,6 +372,7 @@ class Kubelet:
                 self.update_pod_status(pod, self.bound_status(pod, node))
             except ApiError as exc:
                 self.log(f'"Failed to update pod status" pod="{pod["metadata"]["name"]}" err="{exc.message}"')
+        self.runtime.collect(real)
         for table in (self.crash, self.pod_ips, self.crash_err, self.init_done, self.cni_running):
             for uid in list(table):
                 if uid not in live:
@@ -376,12 +389,20 @@ class Kubelet:
             return None
         net = ipaddress.ip_network(cidr, strict=False)
         used = set(self.pod_ips.values())
+        # modelled pods (kube-proxy, CoreDNS) take addresses from the top of the node's range: host-local, which
+        # hands out those of the pods that really run, starts at the bottom
         for i in range(2, min(net.num_addresses - 1, 65536)):
-            ip = str(net.network_address + i)
+            ip = str(net.broadcast_address - i + 1)
             if ip not in used:
                 self.pod_ips[uid] = ip
                 return ip
         return None
+
+    @staticmethod
+    def runs_in_runtime(pod):
+        """Every pod but the CNI DaemonSet's and the modelled kube-proxy/CoreDNS runs through the CRI."""
+        images = {pods.image_name(c.get("image")) for c in (pod.get("spec") or {}).get("containers") or []}
+        return bool(images) and not images & pods.CNI_IMAGES and not images <= pods.MODELLED_RUNNING
 
     def bound_status(self, pod, node):
         spec = pod.get("spec") or {}
@@ -391,6 +412,12 @@ class Kubelet:
         ctx = pods.PodContext(pod, self.get_configmap)
         if images & pods.CNI_IMAGES:
             return self.cni_pod_status(pod, node, ctx)
+        if self.runs_in_runtime(pod):
+            r = self.runtime.sync(pod, self.network_ready[1])
+            return self.compose_status(pod, r["phase"], r["states"], init_states=r["init_states"],
+                                       host_network=bool(spec.get("hostNetwork")), node=node,
+                                       sandbox_ready=r["sandbox_ready"], initialized=r["initialized"],
+                                       ip=r["ip"] or None, qos=runtime.qos_class(spec))
         known = images and images <= pods.MODELLED_RUNNING
         needs_net = not spec.get("hostNetwork")
         if known and needs_net and not self.network_ready[1]:
@@ -478,11 +505,14 @@ class Kubelet:
 
     # ----------------------------------------------------------- status helpers
     def compose_status(self, pod, phase, states, init_states=None, host_network=True, node=None,
-                       sandbox_ready=True, initialized=True):
+                       sandbox_ready=True, initialized=True, ip=None, qos=None):
         ready = phase == "Running" and all(s[2] for s in states)
         status = {"phase": phase, "hostIP": self.node_ip, "hostIPs": [{"ip": self.node_ip}],
-                  "qosClass": (pod.get("status") or {}).get("qosClass") or "BestEffort"}
-        ip = self.node_ip if host_network else (self.pod_ip(pod, node or {}) if sandbox_ready else None)
+                  "qosClass": qos or (pod.get("status") or {}).get("qosClass") or "BestEffort"}
+        if ip is None:
+            ip = self.node_ip if host_network else (self.pod_ip(pod, node or {}) if sandbox_ready else None)
+        elif host_network:
+            ip = self.node_ip
         if ip:
             status["podIP"] = ip
             status["podIPs"] = [{"ip": ip}]
@@ -514,6 +544,7 @@ class Kubelet:
             out = {"name": c["name"], "image": c.get("image"), "imageID": "", "ready": is_ready,
                    "restartCount": restarts, "started": "running" in st, "state": st,
                    "lastState": entry[4] if len(entry) > 4 else {}}
+            out.update(entry[5] if len(entry) > 5 else {})
             return out
 
         status["containerStatuses"] = [cstatus(s) for s in states]

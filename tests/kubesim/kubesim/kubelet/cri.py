@@ -15,9 +15,9 @@ Calls used:
   runtime.v1.RuntimeService/Version        -> runtime name/version, CRI API version
   runtime.v1.RuntimeService/Status         -> RuntimeReady / NetworkReady conditions
   runtime.v1.RuntimeService/RuntimeConfig  -> cgroup driver (containerd >= 2.0)
-Pods (issue 14; so far used by tests/lab/tests/test_runc.py, the kubelet does not run pods yet):
-  RunPodSandbox, PodSandboxStatus, StopPodSandbox, RemovePodSandbox,
-  CreateContainer, StartContainer, ContainerStatus, StopContainer, RemoveContainer,
+Pods (issue 14; the kubelet's pod runtime, kubelet/runtime.py, and tests/lab/tests/test_runc.py):
+  RunPodSandbox, PodSandboxStatus, StopPodSandbox, RemovePodSandbox, ListPodSandbox,
+  CreateContainer, StartContainer, ContainerStatus, StopContainer, RemoveContainer, ListContainers,
   runtime.v1.ImageService/ImageStatus      -> None for an image that is not present (ensure_image: the
                                               kubelet's ErrImageNeverPull)
 Field numbers from kubernetes/kubernetes staging/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto.
@@ -211,9 +211,9 @@ def _id_request(value):
 
 
 def pod_sandbox_config(name, namespace, uid, attempt=0, hostname="", log_directory="", labels=None,
-                       annotations=None, cgroup_parent="", network=NS_POD, pid=NS_CONTAINER):
+                       annotations=None, cgroup_parent="", network=NS_POD, pid=NS_CONTAINER, ipc=NS_POD):
     """PodSandboxConfig as the kubelet fills it (pid namespace per container, like a v1 PodSpec)."""
-    security = msg((1, msg((1, network), (2, pid))))
+    security = msg((1, msg((1, network), (2, pid), (3, ipc))))
     return msg((1, msg((1, name), (2, uid), (3, namespace), (4, attempt))), (2, hostname),
                (3, log_directory), *_map(6, labels), *_map(7, annotations),
                (8, msg((1, cgroup_parent), (2, security))))
@@ -308,3 +308,51 @@ def ensure_image(endpoint, image, pull_policy="IfNotPresent", timeout=10.0):
     if not found and pull_policy == "Never":
         raise ImageNotReady("ErrImageNeverPull", f'Container image "{image}" is not present with pull policy of Never')
     raise ImageNotReady("ErrImagePull", f'Failed to pull image "{image}": pulling is not implemented by the stand-in')
+
+
+def _labels(f, num):
+    out = {}
+    for entry in f.get(num, []):
+        e = pb_fields(entry)
+        out[_str(e, 1)] = _str(e, 2)
+    return out
+
+
+def list_pod_sandboxes(endpoint, labels=None, timeout=10.0):
+    """-> [{"id", "name", "namespace", "uid", "attempt", "state", "created_at", "labels"}] (ListPodSandbox with a
+    label selector)."""
+    filt = msg(*_map(3, labels)) if labels else b""
+    f = pb_fields(unary_call(endpoint, SERVICE + "ListPodSandbox", msg((1, filt)) if filt else b"", timeout))
+    out = []
+    for item in f.get(1, []):
+        s = pb_fields(item)
+        meta = pb_fields(s.get(2, [b""])[0])
+        out.append({"id": _str(s, 1), "name": _str(meta, 1), "uid": _str(meta, 2), "namespace": _str(meta, 3),
+                    "attempt": _int(meta, 4), "state": SANDBOX_STATES.get(_int(s, 3), "UNKNOWN"),
+                    "created_at": _int(s, 4), "labels": _labels(s, 5)})
+    return out
+
+
+def list_containers(endpoint, sandbox_id="", labels=None, timeout=10.0):
+    """-> [{"id", "sandbox_id", "name", "attempt", "image", "image_ref", "state", "created_at", "labels",
+    "annotations"}] (ListContainers filtered by sandbox and labels)."""
+    filt = msg((3, sandbox_id), *_map(4, labels))
+    f = pb_fields(unary_call(endpoint, SERVICE + "ListContainers", msg((1, filt)) if filt else b"", timeout))
+    out = []
+    for item in f.get(1, []):
+        c = pb_fields(item)
+        meta = pb_fields(c.get(3, [b""])[0])
+        image = pb_fields(c.get(4, [b""])[0])
+        out.append({"id": _str(c, 1), "sandbox_id": _str(c, 2), "name": _str(meta, 1), "attempt": _int(meta, 2),
+                    "image": _str(image, 1), "image_ref": _str(c, 5),
+                    "state": CONTAINER_STATES.get(_int(c, 6), "CONTAINER_UNKNOWN"), "created_at": _int(c, 7),
+                    "labels": _labels(c, 8), "annotations": _labels(c, 9)})
+    return out
+
+
+def exec_sync(endpoint, container_id, cmd, timeout=1):
+    """ExecSync (exec probes) -> {"stdout", "stderr", "exit_code"}."""
+    f = pb_fields(unary_call(endpoint, SERVICE + "ExecSync", msg((1, container_id), (2, list(cmd)), (3, timeout)),
+                             timeout + 5))
+    return {"stdout": f.get(1, [b""])[0].decode(errors="replace"), "stderr": f.get(2, [b""])[0].decode(
+        errors="replace"), "exit_code": _int(f, 3, signed32=True)}

@@ -1,4 +1,5 @@
-"""What the kubelet stand-in does for pods bound to its node. No container is ever run.
+"""What the kubelet stand-in does for the pods bound to its node that it does not run through the CRI
+(ordinary pods: runtime.py).
 
 - CNI DaemonSet pods (flannel): the init containers' host install step is performed
   (`cp SRC DST` with SRC/DST resolved through the pod's volumes: configMap keys, hostPath
@@ -8,7 +9,7 @@
   error. On success /run/flannel/subnet.env is written as flanneld writes it.
 - kube-proxy, coredns: reported Running (modelled; nothing serves traffic). Pods that are not
   on the host network need the runtime's NetworkReady (else they stay ContainerCreating).
-- anything else: stays Pending with ErrImagePull/ImagePullBackOff, because no image can be pulled.
+- anything else: runs through the container runtime (runtime.py).
 """
 
 import datetime
