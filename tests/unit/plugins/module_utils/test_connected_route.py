@@ -10,7 +10,6 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.kubeforge.kubeadm.plugins.filter.routes import connected_route as connected_route_filter
 from ansible_collections.kubeforge.kubeadm.plugins.module_utils.cluster_model import connected_route
 
 NONE = {"prefix": -1, "dev": "", "src": ""}
@@ -24,7 +23,6 @@ def test_most_specific_connected_route_wins():
         "10.0.0.0/24 dev eth2 proto kernel scope link src 10.0.0.9",
     ]
     assert connected_route(lines) == {"prefix": 24, "dev": "eth0", "src": "10.0.0.5"}
-    assert connected_route_filter(lines) == connected_route(lines)
 
 
 def test_host_route_default_route_and_no_source():

@@ -5,10 +5,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import pytest
 
-from ansible_collections.kubeforge.kubeadm.plugins.filter.remove import FilterModule
-from ansible_collections.kubeforge.kubeadm.plugins.filter.remove import remove_plan as remove_plan_filter
 from ansible_collections.kubeforge.kubeadm.plugins.module_utils.remove_plan import healthy_members, peer_host, remove_plan
 
 MEMBERS = [
@@ -22,10 +19,6 @@ ANSWERED = {"remove_probe": {"changed": False}, "remove_probe_state": {"results"
 
 def _health(*ids, status=200, health="true"):
     return [{"status": status, "content": '{"health":"%s","reason":""}' % health, "item": {"ID": i}} for i in ids]
-
-
-def test_filter_registered():
-    assert FilterModule().filters() == {"remove_plan": remove_plan_filter}
 
 
 def test_healthy_members():
@@ -77,11 +70,6 @@ def test_members_of_a_host_without_work_are_not_removed():
     plan = remove_plan(["x"], {"x": {}}, {"items": []}, MEMBERS, _health("11", "12"), {})
     assert plan["nodes"][0]["work"] is False
     assert plan["etcd"]["left"] == ["13", "cp1", "cp2"] and plan["etcd"]["healthy_left"] == ["cp1", "cp2"]
-
-
-def test_filter_refuses_other_input():
-    with pytest.raises(Exception, match="^remove_plan: node_list"):
-        remove_plan_filter(["w1"], {}, "not parsed", [], [], {})
 
 
 def test_peer_host_forms():

@@ -12,13 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kubeforge.kubeadm.plugins.filter.toml import FilterModule
-from ansible_collections.kubeforge.kubeadm.plugins.filter.toml import to_toml as to_toml_filter
 from ansible_collections.kubeforge.kubeadm.plugins.module_utils.toml_text import to_toml, toml_key, toml_value
-
-
-def test_filter_registered():
-    assert FilterModule().filters() == {"to_toml": to_toml_filter}
 
 
 def test_containerd_shape():
@@ -77,8 +71,6 @@ def test_refusals():
         to_toml(["a"])
     with pytest.raises(ValueError, match="null"):
         to_toml({"a": None})
-    with pytest.raises(Exception, match="^to_toml: TOML has no null value"):
-        to_toml_filter({"a": None})
 
 
 # Basic multilingual plane only: strings are JSON-escaped as the role's former macro did (to_json), and JSON

@@ -7,7 +7,6 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.kubeforge.kubeadm.plugins.filter import validation as settings
 from ansible_collections.kubeforge.kubeadm.plugins.module_utils.validation import (
     argument_errors_by_host,
     containerd_problems,
@@ -18,18 +17,10 @@ from ansible_collections.kubeforge.kubeadm.plugins.module_utils.validation impor
 )
 
 
-def test_filters_registered():
-    assert set(settings.FilterModule().filters()) == {
-        "spec_without_defaults", "argument_errors_by_host", "differing_settings",
-        "kubernetes_version_problems", "containerd_problems", "unknown_settings"}
-
-
 def test_spec_without_defaults():
     options = {"a": {"type": "int", "default": 1, "required": True, "choices": [1, 2]}, "b": None}
     assert spec_without_defaults(options) == {"a": {"type": "int", "choices": [1, 2]}, "b": {}}
     assert options["a"]["default"] == 1  # the input is left alone
-    with pytest.raises(Exception, match="^spec_without_defaults: the options must be a mapping"):
-        settings.spec_without_defaults(["a"])
 
 
 def test_argument_errors_grouped_by_message_first_seen_first():
