@@ -216,6 +216,38 @@ def pod_subnet_node_capacity(pod_subnet, node_mask=None):
     return 2 ** (mask - prefix), ""
 
 
+def _word_after(words, key):
+    """The word after the first ``key`` in ``words`` ('' when there is none)."""
+    if key not in words:
+        return ""
+    index = words.index(key) + 1
+    return words[index] if index < len(words) else ""
+
+
+def connected_route(lines):
+    """The most specific directly connected route (no gateway) among ``ip -o route`` lines.
+
+    Returns ``{prefix, dev, src}``; prefix -1 and empty dev/src when no line is a connected route. A
+    ``default`` route counts as /0, an address without a prefix as /32 (IPv4); the first of equal routes wins.
+    """
+    best = {"prefix": -1, "dev": "", "src": ""}
+    for line in lines or []:
+        line = str(line)
+        if " via " in line or " dev " not in line:
+            continue
+        words = line.split()
+        if words[0] == "default":
+            prefix = 0
+        else:
+            try:
+                prefix = int((words[0].split("/") + ["32"])[1])
+            except ValueError:
+                continue
+        if prefix > best["prefix"]:
+            best = {"prefix": prefix, "dev": _word_after(words, "dev"), "src": _word_after(words, "src")}
+    return best
+
+
 # --------------------------------------------------------------------------- inventory reading
 def _get(mapping, key, default=None):
     try:

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+"""The thin filters over plugins/module_utils (to_toml, remove_plan, connected_route, certificates, upgrade,
+validation): registration and input refusals. The logic is tested in tests/unit/plugins/module_utils/."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.kubeforge.kubeadm.plugins.filter import certificates, remove, routes, toml, upgrade, validation
+
+
+def test_filters_registered():
+    assert toml.FilterModule().filters() == {"to_toml": toml.to_toml}
+    assert remove.FilterModule().filters() == {"remove_plan": remove.remove_plan}
+    assert routes.FilterModule().filters() == {"connected_route": routes.connected_route}
+    assert set(certificates.FilterModule().filters()) == {"certificates_due", "certificates_table", "foreign_ca_hosts"}
+    assert set(upgrade.FilterModule().filters()) == {"upgrade_cluster_state", "upgrade_step_problem"}
+    assert set(validation.FilterModule().filters()) == {
+        "spec_without_defaults", "argument_errors_by_host", "differing_settings",
+        "kubernetes_version_problems", "containerd_problems", "unknown_settings"}
+
+
+def test_filters_answer():
+    assert toml.to_toml({"a": 1}) == "a = 1\n"
+    assert routes.connected_route(["10.0.0.0/24 dev eth0 src 10.0.0.5"]) == {"prefix": 24, "dev": "eth0", "src": "10.0.0.5"}
+    assert certificates.certificates_due({"certificates": [{"name": "x", "residualTime": 0}]}, 1) == ["x"]
+    assert upgrade.upgrade_step_problem("v1.36.1", "v1.36.0") == "a downgrade is not supported"
+    assert validation.kubernetes_version_problems("1.37.1", ["1.37"]) == []
+
+
+def test_refusals():
+    with pytest.raises(Exception, match="^to_toml: TOML has no null value"):
+        toml.to_toml({"a": None})
+    with pytest.raises(Exception, match="^remove_plan: node_list"):
+        remove.remove_plan(["w1"], {}, "not parsed", [], [], {})
+    with pytest.raises(Exception, match="^certificates_due: expects the parsed output"):
+        certificates.certificates_due("text", 30)
+    with pytest.raises(Exception, match="^certificates_table: below_days must be a whole number"):
+        certificates.certificates_table({}, "soon")
+    with pytest.raises(Exception, match="^foreign_ca_hosts: expects a mapping"):
+        certificates.foreign_ca_hosts(["w1"], [], "cp1", "/pki/ca.crt")
+    with pytest.raises(Exception, match="^upgrade_cluster_state: every line"):
+        upgrade.upgrade_cluster_state(["cp1"], [], "", "")
+    with pytest.raises(Exception, match="^spec_without_defaults: the options must be a mapping"):
+        validation.spec_without_defaults(["a"])
