@@ -203,7 +203,8 @@ def test_dpkg_lock_held(cluster):
 
     def on_line(line: str) -> None:
         # released after the run said twice that it waits for the lock
-        if f"FAILED - RETRYING: [{w1}]: Wait while another apt or dpkg run holds the dpkg lock" in line:
+        # (the task name is printed with its role: "kubeforge.kubeadm.kubernetes : Wait while ...")
+        if line.startswith(f"FAILED - RETRYING: [{w1}]: ") and "Wait while another apt or dpkg run holds" in line:
             waits.append(line)
             if len(waits) == 2:
                 release_dpkg_lock(w1)
