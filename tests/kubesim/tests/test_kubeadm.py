@@ -715,3 +715,134 @@ def test_init_phase_command_line_errors(tmp_path):
     assert r.returncode != 0 and 'unknown command "extra" for "kubeadm init phase kubelet-start"' in r.stderr
     r = kubeadm("init", "phase", "wait-for-nothing")
     assert r.returncode != 0 and "not implemented by the stand-in" in r.stderr
+
+
+# ---------------------------------------------------------------- init phases through the API (an interrupted init)
+
+class FakeApi:
+    """An in-memory API for the API phases: create (409 when it exists), get, update, merge-patch of Nodes."""
+
+    def __init__(self, nodes=()):
+        self.objects = {}
+        for name in nodes:
+            self.objects["/api/v1/nodes/" + name] = {"metadata": {"name": name, "labels": {}}, "spec": {}}
+
+    def create(self, coll, obj):
+        path = coll + "/" + obj["metadata"]["name"]
+        if path in self.objects:
+            raise app.ApiError(409, "AlreadyExists", "%s already exists" % path)
+        self.objects[path] = dict(obj, metadata=dict(obj["metadata"], resourceVersion="1"))
+        return self.objects[path]
+
+    def get(self, path, **_params):
+        if path not in self.objects:
+            raise app.ApiError(404, "NotFound", "%s not found" % path)
+        return self.objects[path]
+
+    def update(self, path, obj, **_params):
+        self.objects[path] = obj
+        return obj
+
+    def patch(self, path, patch, **_params):
+        cur = self.get(path)
+        cur["metadata"]["labels"].update(patch["metadata"]["labels"])
+        cur["spec"].update(patch["spec"])
+        return cur
+
+
+@pytest.fixture
+def api_phase(tmp_path, monkeypatch, capsys):
+    """Runs `kubeadm init phase <argv>` in-process against a FakeApi with one Node, cp1; returns (rc, stdout)."""
+    pki_dir = tmp_path / "pki"
+    ca_cert, ca_key = pki.new_ca("kubernetes")
+    pki.write_pair(str(pki_dir), "ca", ca_cert, ca_key)
+    cfg = write(tmp_path, """apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+bootstrapTokens: [{token: abcdef.0123456789abcdef, ttl: 15m0s}]
+localAPIEndpoint: {advertiseAddress: 192.168.56.11, bindPort: 6443}
+nodeRegistration: {name: cp1}
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+certificatesDir: %s
+""" % pki_dir)
+    api = FakeApi(nodes=["cp1"])
+    monkeypatch.setattr(app, "admin_client", lambda _path: api)
+
+    def run(*argv):
+        capsys.readouterr()
+        rc = app.cmd_init_phase(list(argv) + ["--config", cfg])
+        return rc, capsys.readouterr().out
+    run.api = api
+    return run
+
+
+def test_init_phase_bootstrap_token_creates_token_rbac_and_cluster_info(api_phase):
+    rc, stdout = api_phase("bootstrap-token")
+    assert rc == 0
+    assert stdout.startswith("[bootstrap-token] Using token: abcdef.0123456789abcdef\n"), stdout
+    assert '[bootstrap-token] Creating the "cluster-info" ConfigMap in the "kube-public" namespace' in stdout
+    objs = api_phase.api.objects
+    assert "/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef" in objs
+    info = objs["/api/v1/namespaces/kube-public/configmaps/cluster-info"]
+    assert "https://192.168.56.11:6443" in info["data"]["kubeconfig"]
+    for name in ("kubeadm:kubelet-bootstrap", "kubeadm:node-autoapprove-bootstrap",
+                 "kubeadm:node-autoapprove-certificate-rotation"):
+        assert "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/" + name in objs, sorted(objs)
+    assert "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles/kubeadm:bootstrap-signer-clusterinfo" in objs
+    # Again (a re-run): the existing cluster-info is kept as it is (CreateBootstrapConfigMapIfNotExists).
+    info["data"]["kubeconfig"] = "kept"
+    rc, stdout = api_phase("bootstraptoken", "--skip-token-print")
+    assert rc == 0 and "Using token" not in stdout and info["data"]["kubeconfig"] == "kept"
+
+
+def test_init_phase_addons_mark_control_plane_and_upload_config(api_phase):
+    rc, stdout = api_phase("addon", "all")
+    assert rc == 0
+    assert stdout.splitlines() == ["[addons] Applied essential addon: CoreDNS",
+                                   "[addons] Applied essential addon: kube-proxy"], stdout
+    objs = api_phase.api.objects
+    assert "/apis/apps/v1/namespaces/kube-system/deployments/coredns" in objs
+    assert "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy" in objs
+    rc, stdout = api_phase("mark-control-plane")
+    node = objs["/api/v1/nodes/cp1"]
+    assert rc == 0 and "node-role.kubernetes.io/control-plane" in node["metadata"]["labels"]
+    assert node["spec"]["taints"] == [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    assert "[mark-control-plane] Marking the node cp1 as control-plane by adding the labels" in stdout
+    rc, stdout = api_phase("upload-config", "all")
+    assert rc == 0 and "kube-system/configmaps/kubeadm-config" in " ".join(objs)
+    assert "/api/v1/namespaces/kube-system/configmaps/kubelet-config" in objs
+
+
+def test_init_phase_addon_print_manifest_needs_no_cluster(tmp_path):
+    cfg = write(tmp_path, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n")
+    r = kubeadm("init", "phase", "addon", "coredns", "--print-manifest", "--config", cfg,
+                "--kubeconfig", str(tmp_path / "missing.conf"))
+    assert r.returncode == 0, r.stderr
+    kinds = [d["kind"] for d in yaml.safe_load_all(r.stdout) if d]
+    assert "Deployment" in kinds and "ConfigMap" in kinds and "DaemonSet" not in kinds, kinds
+
+
+def test_init_api_phase_command_line_errors(tmp_path):
+    r = kubeadm("init", "phase", "addon")
+    assert r.returncode != 0 and 'run a sub-phase of "kubeadm init phase addon"' in r.stderr
+    r = kubeadm("init", "phase", "addon", "dns")
+    assert r.returncode != 0 and 'unknown command "dns" for "kubeadm init phase addon"' in r.stderr
+    # kube-proxy's flags are not coredns's (addons.go getAddonPhaseFlags)
+    r = kubeadm("init", "phase", "addon", "coredns", "--pod-network-cidr", "10.0.0.0/16")
+    assert r.returncode != 0 and "unknown flag: --pod-network-cidr" in r.stderr
+    r = kubeadm("init", "phase", "mark-control-plane", "--kubeconfig", "/x")
+    assert r.returncode != 0 and "unknown flag: --kubeconfig" in r.stderr
+    r = kubeadm("init", "phase", "upload-config", "kubeadm", "--kubeconfig", str(tmp_path / "none.conf"))
+    assert r.returncode != 0 and "failed to load admin kubeconfig" in r.stderr
+
+
+def test_init_fault_hook_exits_after_the_named_phase():
+    code = "from kubesim.kubeadm import app; app.init_fault_hook('upload-certs'); app.init_fault_hook('upload-config'); print('on')"
+    env = dict(os.environ, PYTHONPATH=KUBESIM, KUBESIM_KUBEADM_INIT_EXIT_AFTER="upload-config")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 137 and "on" not in r.stdout, (r.stdout, r.stderr)
+    assert "kubeadm init stops after the upload-config phase" in r.stderr
+    env.pop("KUBESIM_KUBEADM_INIT_EXIT_AFTER")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "on", r.stderr

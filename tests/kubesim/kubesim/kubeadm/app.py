@@ -452,6 +452,107 @@ def upload_certs(client, cluster, key, out_fn=out):
     out_fn(output.render_upload_certs(key).rstrip("\n"))
 
 
+# Test-only fault hook (tests/kubesim/README.md, "Fault hooks"): `kubeadm init` exits, as if killed, right after the
+# phase named in this file (or in $KUBESIM_KUBEADM_INIT_EXIT_AFTER), e.g. "upload-config". Absent on a normal host.
+INIT_FAULT_FILE = "/etc/kubesim/kubeadm-init-exit-after"
+INIT_FAULT_EXIT = 137  # a shell's code for a process killed by SIGKILL
+
+
+def init_fault_hook(phase):
+    wanted = os.environ.get("KUBESIM_KUBEADM_INIT_EXIT_AFTER", "")
+    if not wanted:
+        try:
+            with open(INIT_FAULT_FILE) as f:
+                wanted = f.read().strip()
+        except OSError:
+            return
+    if wanted == phase:
+        sys.stdout.flush()
+        err("kubesim fault hook: kubeadm init stops after the %s phase (%s)\n" % (phase, INIT_FAULT_FILE))
+        os._exit(INIT_FAULT_EXIT)
+
+
+def upload_kubeadm_config(client, cluster):
+    """init phase upload-config kubeadm: the ClusterConfiguration in kube-system/kubeadm-config, and its RBAC."""
+    out('[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" Namespace')
+    apply(client, "configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+                                 "data": {"ClusterConfiguration": K.dump(dict(cluster))}})
+    for obj in P.upload_config_rbac():
+        apply(client, obj["kind"].lower() + "s", obj)
+
+
+def upload_kubelet_config(client, kcfg):
+    """init phase upload-config kubelet: the KubeletConfiguration in kube-system/kubelet-config."""
+    out('[kubelet] Creating a ConfigMap "kubelet-config" in namespace kube-system with the configuration for the '
+        'kubelets in the cluster')
+    ktext = K.dump(kcfg)
+    apply(client, "configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": "kubelet-config", "namespace": "kube-system",
+                                              "annotations": {"kubeadm.kubernetes.io/component-config.hash":
+                                                              P.config_hash(ktext)}},
+                                 "data": {"kubelet": ktext}})
+
+
+def bootstrap_token_phase(client, init, cluster, server, skip_token_print=False):
+    """init phase bootstrap-token (cmd/kubeadm/app/cmd/phases/init/bootstraptoken.go): the InitConfiguration's
+    tokens, the RBAC rules for bootstrap tokens, the cluster-info ConfigMap in kube-public and its RBAC."""
+    tokens = [bt["token"] for bt in init["bootstrapTokens"]]
+    if not skip_token_print:
+        if len(tokens) == 1:
+            out("[bootstrap-token] Using token: %s" % tokens[0])
+        elif len(tokens) > 1:
+            out("[bootstrap-token] Using tokens: [%s]" % " ".join(tokens))
+    out("[bootstrap-token] Configuring bootstrap tokens, cluster-info ConfigMap, RBAC Roles")
+    for bt in init["bootstrapTokens"]:
+        ttl = K.parse_duration(bt.get("ttl", "24h")) if bt.get("ttl") not in (0, "0") else 0
+        expires = None
+        if bt.get("expires"):
+            expires = datetime.datetime.strptime(bt["expires"].replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
+        apply(client, "secrets", P.token_secret(bt["token"], ttl, bt.get("description", ""), bt.get("usages"),
+                                                bt.get("groups"), expires))
+    out("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes")
+    out("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to "
+        "get long term certificate credentials")
+    out("[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs "
+        "from a Node Bootstrap Token")
+    out("[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in "
+        "the cluster")
+    for obj in P.bootstrap_rbac():
+        apply(client, obj["kind"].lower() + "s", obj)
+    out('[bootstrap-token] Creating the "cluster-info" ConfigMap in the "kube-public" namespace')
+    with open(os.path.join(cluster.get("certificatesDir", C.PKI_DIR), "ca.crt"), "rb") as f:
+        ca_pem = f.read()
+    # clusterinfo.CreateBootstrapConfigMapIfNotExists: an existing cluster-info is left as it is
+    try:
+        client.create(resource_path("v1", "configmaps", "kube-public"), P.cluster_info_configmap(server, ca_pem))
+    except ApiError as e:
+        if e.status != 409:
+            raise
+    for obj in P.cluster_info_rbac():
+        apply(client, obj["kind"].lower() + "s", obj)
+
+
+def coredns_addon(client, cluster, k8s, print_manifest=False):
+    objs = P.coredns_objects(cluster, k8s)
+    if print_manifest:
+        sys.stdout.write("".join("---\n" + K.dump(obj) for _plural, obj in objs))
+        return
+    for plural, obj in objs:
+        apply(client, plural, obj)
+    out("[addons] Applied essential addon: CoreDNS")
+
+
+def kube_proxy_addon(client, cluster, k8s, server, user_doc, print_manifest=False):
+    objs = P.kube_proxy_objects(cluster, k8s, server, user_doc)
+    if print_manifest:
+        sys.stdout.write("".join("---\n" + K.dump(obj) for _plural, obj in objs))
+        return
+    for plural, obj in objs:
+        apply(client, plural, obj)
+    out("[addons] Applied essential addon: kube-proxy")
+
+
 def cmd_init(argv):
     if argv[:1] == ["phase"]:
         return cmd_init_phase(argv[1:])
@@ -507,55 +608,22 @@ def cmd_init(argv):
             raise KubeadmError("could not bootstrap the admin user in file admin.conf: timed out waiting for the "
                                "kubeadm:cluster-admins ClusterRoleBinding to take effect", phase="wait-control-plane")
         # upload-config
-        out('[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" Namespace')
-        cc = {k: v for k, v in cluster.items()}
-        apply(client, "configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
-                                     "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
-                                     "data": {"ClusterConfiguration": K.dump(cc)}})
-        out('[kubelet] Creating a ConfigMap "kubelet-config" in namespace kube-system with the configuration for the '
-            'kubelets in the cluster')
-        ktext = K.dump(kcfg)
-        apply(client, "configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
-                                     "metadata": {"name": "kubelet-config", "namespace": "kube-system",
-                                                  "annotations": {"kubeadm.kubernetes.io/component-config.hash":
-                                                                  P.config_hash(ktext)}},
-                                     "data": {"kubelet": ktext}})
-        for obj in P.upload_config_rbac():
-            apply(client, obj["kind"].lower() + "s", obj)
+        upload_kubeadm_config(client, cluster)
+        upload_kubelet_config(client, kcfg)
+        init_fault_hook("upload-config")
         # upload-certs
         if upload and "upload-certs" not in skip:
             upload_certs(client, cluster, cert_key)
         else:
             out(output.render_upload_certs(None).rstrip("\n"))
+        init_fault_hook("upload-certs")
         # mark-control-plane
         mark_control_plane(client, name, default_taints(nr), max(api_timeout, 60))
+        init_fault_hook("mark-control-plane")
         # bootstrap-token
-        for bt in init["bootstrapTokens"]:
-            out("[bootstrap-token] Using token: %s" % bt["token"])
-        out("[bootstrap-token] Configuring bootstrap tokens, cluster-info ConfigMap, RBAC Roles")
-        for bt in init["bootstrapTokens"]:
-            ttl = K.parse_duration(bt.get("ttl", "24h")) if bt.get("ttl") not in (0, "0") else 0
-            expires = None
-            if bt.get("expires"):
-                expires = datetime.datetime.strptime(bt["expires"].replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
-            apply(client, "secrets", P.token_secret(bt["token"], ttl, bt.get("description", ""), bt.get("usages"),
-                                                    bt.get("groups"), expires))
-        out("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes")
-        out("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to "
-            "get long term certificate credentials")
-        out("[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs "
-            "from a Node Bootstrap Token")
-        out("[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in "
-            "the cluster")
-        for obj in P.bootstrap_rbac():
-            apply(client, obj["kind"].lower() + "s", obj)
-        out('[bootstrap-token] Creating the "cluster-info" ConfigMap in the "kube-public" namespace')
-        with open(os.path.join(cluster.get("certificatesDir", C.PKI_DIR), "ca.crt"), "rb") as f:
-            ca_pem = f.read()
         server = "https://" + P.endpoint_of(cluster, advertise, port)
-        apply(client, "configmaps", P.cluster_info_configmap(server, ca_pem))
-        for obj in P.cluster_info_rbac():
-            apply(client, obj["kind"].lower() + "s", obj)
+        bootstrap_token_phase(client, init, cluster, server)
+        init_fault_hook("bootstrap-token")
         # kubelet-finalize
         pem = os.path.join(C.KUBELET_DIR, "pki", "kubelet-client-current.pem")
         out('[kubelet-finalize] Updating "%s/%s" to point to a rotatable kubelet client certificate and key'
@@ -568,15 +636,13 @@ def cmd_init(argv):
             user["client-certificate"] = pem
             user["client-key"] = pem
             pki.write_kubeconfig(os.path.join(C.KUBERNETES_DIR, C.KUBELET_CONF), kc)
+        init_fault_hook("kubelet-finalize")
         # addons
         if not (cluster.get("dns") or {}).get("disabled") and "addon/coredns" not in skip:
-            for plural, obj in P.coredns_objects(cluster, k8s):
-                apply(client, plural, obj)
-            out("[addons] Applied essential addon: CoreDNS")
+            coredns_addon(client, cluster, k8s)
         if not (cluster.get("proxy") or {}).get("disabled") and "addon/kube-proxy" not in skip:
-            for plural, obj in P.kube_proxy_objects(cluster, k8s, server, docs.get("KubeProxyConfiguration")):
-                apply(client, plural, obj)
-            out("[addons] Applied essential addon: kube-proxy")
+            kube_proxy_addon(client, cluster, k8s, server, docs.get("KubeProxyConfiguration"))
+        init_fault_hook("addon")
     except ApiError as e:
         raise KubeadmError(e.message or str(e))
     kc = pki.read_kubeconfig(os.path.join(C.KUBERNETES_DIR, C.ADMIN_CONF))
@@ -654,9 +720,72 @@ def cmd_init_node_phase(phase, argv):
     return 0
 
 
+# The phases of `kubeadm init` that act through the API server (cmd/kubeadm/app/cmd/phases/init/{uploadconfig,
+# markcontrolplane,bootstraptoken,addons}.go), as a re-run finishes an interrupted init: the phase, its sub-phases
+# (`all` runs every one) and the flags each inherits from init (per sub-phase for addon). Aliases as kubeadm's.
+INIT_API_PHASE_ALIASES = {"uploadconfig": "upload-config", "bootstraptoken": "bootstrap-token"}
+_ADDON_COMMON = {"config": "str", "kubeconfig": "str", "kubernetes-version": "str", "image-repository": "str",
+                 "dry-run": "bool", "print-manifest": "bool"}
+_ADDON_PROXY = {"apiserver-advertise-address": "str", "control-plane-endpoint": "str", "apiserver-bind-port": "str",
+                "pod-network-cidr": "str"}
+_ADDON_DNS = {"feature-gates": "str", "service-dns-domain": "str", "service-cidr": "str"}
+INIT_API_PHASES = {
+    "upload-config": {sub: {"config": "str", "kubeconfig": "str", "dry-run": "bool"}
+                      for sub in ("all", "kubeadm", "kubelet")},
+    "mark-control-plane": {None: {"config": "str", "node-name": "str", "dry-run": "bool"}},
+    "bootstrap-token": {None: {"config": "str", "kubeconfig": "str", "skip-token-print": "bool", "dry-run": "bool"}},
+    "addon": {"all": dict(_ADDON_COMMON, **_ADDON_PROXY, **_ADDON_DNS),
+              "coredns": dict(_ADDON_COMMON, **_ADDON_DNS),
+              "kube-proxy": dict(_ADDON_COMMON, **_ADDON_PROXY)},
+}
+
+
+def cmd_init_api_phase(phase, argv):
+    subs = INIT_API_PHASES[phase]
+    sub = None
+    if None not in subs:
+        if not argv or argv[0].startswith("-"):
+            raise KubeadmError('kubesim: run a sub-phase of "kubeadm init phase %s": %s'
+                               % (phase, ", ".join(sorted(subs))))
+        if argv[0] not in subs:
+            raise KubeadmError('unknown command "%s" for "kubeadm init phase %s"' % (argv[0], phase))
+        sub, argv = argv[0], argv[1:]
+    flags, args = parse(argv, subs[sub])
+    if args:
+        raise KubeadmError('unknown command "%s" for "kubeadm init phase %s"' % (args[0], phase))
+    if flags.get("dry-run"):
+        raise KubeadmError("kubesim: --dry-run of the init phases is not implemented by the stand-in")
+    init, cluster, docs = load_init(flags)
+    k8s = cluster["kubernetesVersion"]
+    nr, ep = init["nodeRegistration"], init["localAPIEndpoint"]
+    server = "https://" + P.endpoint_of(cluster, ep["advertiseAddress"], int(ep["bindPort"]))
+    printing = phase == "addon" and flags.get("print-manifest")
+    client = None if printing else admin_client(flags.get("kubeconfig", os.path.join(C.KUBERNETES_DIR, C.ADMIN_CONF)))
+    try:
+        if phase == "upload-config":
+            if sub in ("all", "kubeadm"):
+                upload_kubeadm_config(client, cluster)
+            if sub in ("all", "kubelet"):
+                upload_kubelet_config(client, P.kubelet_config(cluster, docs.get("KubeletConfiguration")))
+        elif phase == "mark-control-plane":
+            mark_control_plane(client, nr["name"], default_taints(nr), 60)
+        elif phase == "bootstrap-token":
+            bootstrap_token_phase(client, init, cluster, server, flags.get("skip-token-print", False))
+        else:
+            if sub in ("all", "coredns"):
+                coredns_addon(client, cluster, k8s, printing)
+            if sub in ("all", "kube-proxy"):
+                kube_proxy_addon(client, cluster, k8s, server, docs.get("KubeProxyConfiguration"), printing)
+    except ApiError as e:
+        raise KubeadmError(e.message or str(e), phase=phase)
+    return 0
+
+
 def cmd_init_phase(argv):
     if argv[:1] and argv[0] in INIT_NODE_PHASES:
         return cmd_init_node_phase(argv[0], argv[1:])
+    if argv[:1] and INIT_API_PHASE_ALIASES.get(argv[0], argv[0]) in INIT_API_PHASES:
+        return cmd_init_api_phase(INIT_API_PHASE_ALIASES.get(argv[0], argv[0]), argv[1:])
     if argv[:1] != ["upload-certs"]:
         raise KubeadmError("kubesim: 'kubeadm init phase %s' is not implemented by the stand-in" % (argv[0] if argv else ""))
     flags, _ = parse(argv[1:], {"upload-certs": "bool", "certificate-key": "str", "config": "str", "kubeconfig": "str",
