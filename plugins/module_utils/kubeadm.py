@@ -298,6 +298,22 @@ def render_join_command(api_server_endpoint, token, ca_cert_hashes, control_plan
 
 
 # --------------------------------------------------------------------------- token list
+def upload_certs_configuration(certificate_key):
+    """Return the kubeadm InitConfiguration (JSON, which is YAML) that carries ``certificate_key``.
+
+    ``kubeadm init phase upload-certs --upload-certs --config FILE`` reads the key from
+    ``certificateKey`` (cmd/kubeadm/app/cmd/phases/init/uploadcerts.go uses the InitConfiguration's
+    key), so the key never has to be on a command line, where every local user sees it in ``ps``.
+    The rest of the configuration keeps kubeadm's defaults (certificatesDir /etc/kubernetes/pki, local etcd).
+    """
+    document = {
+        "apiVersion": "kubeadm.k8s.io/v1beta4",
+        "kind": "InitConfiguration",
+        "certificateKey": validate_certificate_key(certificate_key),
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
 def parse_timestamp(value):
     """Parse an RFC 3339 timestamp as kubeadm prints it into an aware datetime."""
     if not isinstance(value, str) or not value:

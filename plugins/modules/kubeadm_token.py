@@ -18,8 +18,9 @@ description:
     without C(https://); one C(--discovery-token-ca-cert-hash) per CA certificate in the kubeconfig), exactly as
     kubeadm does, so a reused token gets a join command as well.
   - With O(control_plane=true), uploads the control-plane certificates with
-    C(kubeadm init phase upload-certs --upload-certs), under O(certificate_key) or under a key generated with
-    C(kubeadm certs certificate-key), and returns the control-plane join command.
+    C(kubeadm init phase upload-certs --upload-certs --config), under O(certificate_key) or under a key generated with
+    C(kubeadm certs certificate-key), and returns the control-plane join command. The key reaches kubeadm in an
+    InitConfiguration file (mode 0600, removed right after), never on a command line.
   - With O(state=absent), deletes the token given in O(token), or every token with O(description).
   - Run it on a control-plane node that has the admin kubeconfig. The returned token and certificate key are
     secrets; use C(no_log) on the task.
@@ -240,6 +241,7 @@ import datetime
 import os
 import re
 import sys
+import tempfile
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -260,6 +262,7 @@ from ansible_collections.kubeforge.kubeadm.plugins.module_utils.kubeadm import (
     parse_token_list_json,
     render_join_command,
     token_usable_for_join,
+    upload_certs_configuration,
 )
 
 try:
@@ -502,12 +505,24 @@ def run_present(module, tool, result, durations):
                 if not is_valid_certificate_key(key):
                     module.fail_json(msg="'kubeadm certs certificate-key' printed no valid certificate key")
                 tool.add_secret(key)
-            tool.run(["init", "phase", "upload-certs", "--upload-certs", "--certificate-key", key], mutating=True)
+            upload_certs(tool, key)
             result["certificates_uploaded"] = True
             result["certificate_key"] = key
             result["control_plane_join_command"] = build_join(
                 endpoint, pins, entry["token"], control_plane=True, certificate_key=key)
     return result
+
+
+def upload_certs(tool, key):
+    """kubeadm init phase upload-certs with the key in a 0600 file (never on the command line), removed after."""
+    handle, path = tempfile.mkstemp(prefix="kubeadm-upload-certs.", suffix=".yaml", dir=tool.module.tmpdir)
+    try:
+        os.fchmod(handle, 0o600)
+        with os.fdopen(handle, "w") as config:
+            config.write(upload_certs_configuration(key))
+        tool.run(["init", "phase", "upload-certs", "--upload-certs", "--config", path], mutating=True)
+    finally:
+        os.unlink(path)
 
 
 def create_token(tool, params, now, durations):

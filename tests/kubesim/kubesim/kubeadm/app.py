@@ -781,6 +781,15 @@ def cmd_init_api_phase(phase, argv):
     return 0
 
 
+def upload_certs_key(flags):
+    """The certificate key of init phase upload-certs: --certificate-key, or with --config the InitConfiguration's
+    certificateKey (the phase reads the init configuration; --certificate-key cannot be mixed with --config)."""
+    if "config" in flags:
+        init, _cluster, _docs = load_init(flags)
+        return init.get("certificateKey") or ""
+    return flags.get("certificate-key") or ""
+
+
 def cmd_init_phase(argv):
     if argv[:1] and argv[0] in INIT_NODE_PHASES:
         return cmd_init_node_phase(argv[0], argv[1:])
@@ -799,7 +808,7 @@ def cmd_init_phase(argv):
         cluster = yaml.safe_load(cm["data"]["ClusterConfiguration"])
     except ApiError as e:
         raise KubeadmError("unable to fetch the kubeadm-config ConfigMap: %s" % e.message, phase="upload-certs")
-    key = flags.get("certificate-key") or P.new_certificate_key()
+    key = upload_certs_key(flags) or P.new_certificate_key()
     if not all(c in "0123456789abcdef" for c in key.lower()) or len(key) != 64:
         raise KubeadmError("error decoding certificate key: encoding/hex: invalid byte: U+%04X" % ord(
             next((c for c in key if c.lower() not in "0123456789abcdef"), "?")) if len(key) == 64 else

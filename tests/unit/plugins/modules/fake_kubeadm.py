@@ -188,12 +188,28 @@ def cmd_token(args, state):
     raise KubeadmError('unknown command "%s" for "kubeadm token"' % sub)
 
 
+def read_init_configuration(path, state):
+    """The InitConfiguration of --config (JSON is YAML); its file mode is recorded in state["config_modes"]."""
+    state.setdefault("config_modes", []).append(oct(os.stat(path).st_mode & 0o777))
+    with open(path) as handle:
+        document = json.load(handle)
+    if document.get("kind") != "InitConfiguration" or document.get("apiVersion") != "kubeadm.k8s.io/v1beta4":
+        raise KubeadmError("no InitConfiguration in %s" % path)
+    return document
+
+
 def cmd_upload_certs(args, state):
     _pos, flags = take_flags(args, ("--kubeconfig", "--certificate-key", "--config"), ("--upload-certs",))
     need_kubeconfig(flags)
     if "--upload-certs" not in flags:
         return output.render_upload_certs(None)
-    key = flags.get("--certificate-key") or secrets.token_hex(32)
+    key = flags.get("--certificate-key")
+    if "--config" in flags:
+        # kubeadm refuses to mix --config with flags it does not allow beside it
+        if "--certificate-key" in flags:
+            raise KubeadmError("can not mix '--config' with arguments [certificate-key]")
+        key = read_init_configuration(flags["--config"], state).get("certificateKey")
+    key = key or secrets.token_hex(32)
     if not re.match(r"\A[0-9a-f]{64}\Z", key):
         raise KubeadmError("error execution phase upload-certs: error uploading certs: "
                            "error decoding certificate key: encoding/hex: invalid byte")
@@ -212,7 +228,10 @@ def dispatch(args, state):
     if args[:3] == ["init", "phase", "upload-certs"]:
         return cmd_upload_certs(args[3:], state)
     if args[:2] == ["certs", "certificate-key"]:
-        return output.render_certificate_key(secrets.token_hex(32))
+        key = secrets.token_hex(32)
+        state.setdefault("generated_keys", []).append(key)
+        save_state(state)
+        return output.render_certificate_key(key)
     raise KubeadmError('unknown command "%s" for "kubeadm"' % " ".join(args[:1]))
 
 

@@ -264,7 +264,7 @@ def test_control_plane_generates_key_and_uploads(cluster):
     assert cluster.state()["uploads"] == [key]
     assert [c[:2] for c in cluster.calls()].count(["certs", "certificate-key"]) == 1
     upload = [c for c in cluster.calls() if c[:3] == ["init", "phase", "upload-certs"]][0]
-    assert "--upload-certs" in upload and upload[upload.index("--certificate-key") + 1] == key
+    assert "--upload-certs" in upload and "--config" in upload
     assert upload[upload.index("--kubeconfig") + 1] == str(cluster.kubeconfig)
     parsed = kubeadm.parse_join_command(result["control_plane_join_command"])
     assert parsed["control_plane"] is True and parsed["certificate_key"] == key
@@ -284,6 +284,23 @@ def test_control_plane_with_given_key_and_reused_token(cluster):
     # values of no_log options are masked by Ansible in everything returned
     assert KEY not in result["_raw"]
     assert result["control_plane_join_command"].endswith("--control-plane --certificate-key ********")
+
+
+@pytest.mark.parametrize("given_key", [None, KEY])
+def test_certificate_key_never_on_a_command_line(cluster, given_key):
+    """ps shows every argv: the key reaches kubeadm in a 0600 InitConfiguration file that is gone afterwards."""
+    result = cluster.run(control_plane=True, certificate_key=given_key)
+    assert result["_rc"] == 0, result
+    key = cluster.state()["uploads"][0]
+    assert kubeadm.is_valid_certificate_key(key) and (given_key is None or key == given_key)
+    calls = cluster.calls()
+    assert calls and all(key not in word for call in calls for word in call)
+    assert not [w for call in calls for w in call if w.startswith("--certificate-key")]
+    upload = [c for c in calls if c[:3] == ["init", "phase", "upload-certs"]]
+    assert len(upload) == 1
+    config = upload[0][upload[0].index("--config") + 1]
+    assert cluster.state()["config_modes"] == ["0o600"]
+    assert not os.path.exists(config)
 
 
 def test_explicit_token_created_then_reused(cluster):
@@ -340,14 +357,13 @@ def test_kubeadm_failure_reports_stderr_and_redacted_command(cluster):
     assert result["_rc"] == 1 and result["failed"] is True
     assert "error: error uploading certs: Unauthorized" in result["msg"]
     assert "To see the stack trace" in result["msg"]
-    assert "init phase upload-certs --upload-certs --certificate-key ********" in result["msg"]
+    assert "init phase upload-certs --upload-certs --config " in result["msg"]
     assert result["rc"] == 1
     assert result["changed"] is True  # the token was created before the upload failed
     token = cluster.state()["tokens"][0]["token"]
     generated = [c for c in cluster.calls() if c[:2] == ["certs", "certificate-key"]]
     assert generated
-    upload = [c for c in cluster.calls() if c[:3] == ["init", "phase", "upload-certs"]][0]
-    key = upload[upload.index("--certificate-key") + 1]
+    key = cluster.state()["generated_keys"][0]
     assert key not in result["_raw"] and token not in result["_raw"]
     assert token.split(".")[1] not in result["_raw"]
 
