@@ -46,8 +46,12 @@ def playbook(*args: str, ok: bool = True, inventories: tuple[str, ...] = ()) -> 
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}")
     inv = ["-i", str(labcore.inventory_dir(NAME))] + [a for i in inventories for a in ("-i", i)]
-    r = subprocess.run(["ansible-playbook", *inv, name, *args], cwd=ROOT, env=env, text=True, capture_output=True,
-                       timeout=1800, check=False)
+    try:
+        r = subprocess.run(["ansible-playbook", *inv, name, *args], cwd=ROOT, env=env, text=True,
+                           capture_output=True, timeout=1800, check=False)
+    except subprocess.TimeoutExpired as e:  # say where it hung
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
+        raise AssertionError(f"{name} {args}: no end after {e.timeout} s; last output:\n{out[-8000:]}") from None
     text = r.stdout + r.stderr
     assert (r.returncode == 0) == ok, f"{name} {args}: exit {r.returncode}\n{r.stdout[-8000:]}\n{r.stderr[-3000:]}"
     recap = {}
