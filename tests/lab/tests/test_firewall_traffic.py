@@ -148,7 +148,7 @@ def test_prereqs_twice_second_run_changes_nothing(hosts):
 def test_firewalld_has_the_pods_zone_and_trusts_nothing(hosts):
     out = dexec(FIREWALLD_HOST, "firewall-cmd --get-active-zones; firewall-cmd --zone=trusted --list-sources;"
                                 " firewall-cmd --zone=k8s-pods --list-all;"
-                                " firewall-cmd --info-policy=k8s-pods-from; firewall-cmd --info-policy=k8s-pods-to")
+                                " firewall-cmd --info-policy=k8s-pods-from; firewall-cmd --info-policy=k8s-pods-to").stdout
     assert re.search(rf"k8s-pods\s*\n\s*sources: {re.escape(POD_SUBNET)}", out), out
     assert SERVICE_SUBNET not in out, out
     assert re.search(r"^\s*ports: 10250/tcp\s*$", out, re.M), out  # a worker: no API port
