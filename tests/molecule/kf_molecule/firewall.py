@@ -2,7 +2,9 @@
 
 Documented (README, prereqs role): control planes 6443, 2379:2380, 10250, 10257, 10259 (tcp); workers 10250,
 10256 (tcp) and the NodePort range 30000:32767 (tcp and udp); flannel 8472/udp on every node; traffic from
-the pod and service networks accepted, and routed from them and to the pod network (ufw's forward policy is DROP).
+the pod network routed from and to (ufw's forward policy is DROP); the pod and service networks get no rule of their
+own on the node (pods reach the node ports above, open to every source) — the rules of earlier releases that let
+them reach every port are gone.
 Written here on purpose, not read from the role, so that a change in the role shows up as a failure.
 """
 from __future__ import annotations
@@ -18,15 +20,14 @@ CNI = {"flannel": {"allow 8472/udp"}, "calico": {"allow 179/tcp", "allow 4789/ud
 
 def expected_rules(host) -> set[str]:
     s = settings(host)
-    pod, svc = s["kubernetes_pod_subnet"], s["kubernetes_service_subnet"]
+    pod = s["kubernetes_pod_subnet"]
     rules = set(CNI[s["kubernetes_cni"]])
     groups = groups_of(host)
     if "control_plane" in groups:
         rules |= CONTROL_PLANE
     if "workers" in groups or "control_plane" not in groups:
         rules |= WORKER
-    rules |= {f"allow from {pod}", f"allow from {svc}", f"route allow from {pod}", f"route allow from {svc}",
-              f"route allow to {pod}"}
+    rules |= {f"route allow from {pod}", f"route allow to {pod}"}
     return rules
 
 
