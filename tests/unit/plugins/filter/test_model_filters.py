@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The thin filters over plugins/module_utils (to_toml, remove_plan, connected_route, certificates, upgrade,
+"""The thin filters over plugins/module_utils (to_toml, remove_plan, connected_route, dpkg_installed, apt_python, certificates, upgrade,
 validation): registration and input refusals. The logic is tested in tests/unit/plugins/module_utils/."""
 
 from __future__ import absolute_import, division, print_function
@@ -8,13 +8,14 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.kubeforge.kubeadm.plugins.filter import certificates, remove, routes, toml, upgrade, validation
+from ansible_collections.kubeforge.kubeadm.plugins.filter import certificates, packages, remove, routes, toml, upgrade, validation
 
 
 def test_filters_registered():
     assert toml.FilterModule().filters() == {"to_toml": toml.to_toml}
     assert remove.FilterModule().filters() == {"remove_plan": remove.remove_plan}
     assert routes.FilterModule().filters() == {"connected_route": routes.connected_route}
+    assert packages.FilterModule().filters() == {"dpkg_installed": packages.dpkg_installed, "apt_python": packages.apt_python}
     assert set(certificates.FilterModule().filters()) == {"certificates_due", "certificates_table", "foreign_ca_hosts"}
     assert set(upgrade.FilterModule().filters()) == {"upgrade_cluster_state", "upgrade_step_problem"}
     assert set(validation.FilterModule().filters()) == {
@@ -25,12 +26,18 @@ def test_filters_registered():
 def test_filters_answer():
     assert toml.to_toml({"a": 1}) == "a = 1\n"
     assert routes.connected_route(["10.0.0.0/24 dev eth0 src 10.0.0.5"]) == {"prefix": 24, "dev": "eth0", "src": "10.0.0.5"}
+    assert packages.dpkg_installed(["curl installed", "socat not-installed"]) == ["curl"]
+    assert packages.apt_python(["python3-apt installed"]) == {"apt": True, "ready": False}
     assert certificates.certificates_due({"certificates": [{"name": "x", "residualTime": 0}]}, 1) == ["x"]
     assert upgrade.upgrade_step_problem("v1.36.1", "v1.36.0") == "a downgrade is not supported"
     assert validation.kubernetes_version_problems("1.37.1", ["1.37"]) == []
 
 
 def test_refusals():
+    with pytest.raises(Exception, match="^dpkg_installed: expects the lines of dpkg-query"):
+        packages.dpkg_installed("python3-apt installed")
+    with pytest.raises(Exception, match="^apt_python: expects the lines of dpkg-query"):
+        packages.apt_python({"stdout_lines": []})
     with pytest.raises(Exception, match="^to_toml: TOML has no null value"):
         toml.to_toml({"a": None})
     with pytest.raises(Exception, match="^remove_plan: node_list"):
