@@ -2,7 +2,8 @@
 # Copyright: kubeforge maintainers
 # Apache License 2.0 (see LICENSE)
 """The validate play's checks of the settings beside the cluster model: argument spec errors by host, cluster-wide
-settings that differ, kubernetes_version, containerd per host, and misspelt role variables.
+settings that differ, kubernetes_version, containerd per host, misspelt role variables, and the download sources
+(roles/kubernetes/tasks/sources.yml).
 
 The logic lives in plugins/module_utils/validation.py (pure, unit tested); documentation of each filter lives in
 the YAML file of the same name beside this one.
@@ -19,6 +20,7 @@ from ansible_collections.kubeforge.kubeadm.plugins.module_utils.validation impor
     containerd_problems as _containerd_problems,
     differing_settings as _differing_settings,
     kubernetes_version_problems as _kubernetes_version_problems,
+    source_problems as _source_problems,
     spec_without_defaults as _spec_without_defaults,
     unknown_settings as _unknown_settings,
 )
@@ -62,6 +64,16 @@ def unknown_settings(hosts, hostvars, prefixes, known):
     return _unknown_settings(list(hosts), hostvars, list(prefixes), set(known))
 
 
+def source_problems(hosts, hostvars, checks):
+    """Plain http:// sources without kubernetes_allow_insecure_http and malformed sha256 pins, per host."""
+    if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
+        raise AnsibleFilterError("source_problems: the input must be the list of hosts, got %s" % type(hosts).__name__)
+    _mapping("source_problems", checks, "checks")
+    if checks.get("own_values") is not None:
+        _mapping("source_problems", checks["own_values"], "checks.own_values")
+    return _source_problems(list(hosts), hostvars, checks)
+
+
 class FilterModule(object):
     """Validation filters of kubeforge.kubeadm."""
 
@@ -73,4 +85,5 @@ class FilterModule(object):
             "kubernetes_version_problems": kubernetes_version_problems,
             "containerd_problems": containerd_problems,
             "unknown_settings": unknown_settings,
+            "source_problems": source_problems,
         }

@@ -7,7 +7,8 @@ Pure functions (Python standard library only, no I/O, no Ansible imports): they 
 groups, a hostvars-like mapping (host name -> mapping of that host's variables) and the cluster-wide
 settings, and return plain data. The filter ``kubeforge.kubeadm.cluster_model`` (plugins/filter/cluster.py)
 exposes :func:`cluster_model`; the validate play reads its problems, the roles read node addresses and
-the control-plane endpoint from it (docs/internals.md draws the data flow).
+the control-plane endpoint from it (docs/internals.md draws the data flow). :func:`membership` sorts the hosts
+that may join by what they and the API say (filter ``kubeforge.kubeadm.join_membership``, control_plane join_secrets).
 
 One rule gives each host's address (the rule the roles used before the model existed):
 ``kubernetes_node_address``, else the host's default IPv4 address (facts, when gathered), else
@@ -19,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
 import re
 
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -624,3 +626,169 @@ def cluster_model(groups, hostvars, settings=None):
         "problems": problems,
         "warnings": warnings,
     }
+
+
+# --------------------------------------------------------------------------- membership (join_secrets)
+ETCD_PEER_PORT = 2380
+_RESET = "ansible-playbook -i <inventory> reset.yml --limit %s -e reset_confirm=true"
+
+
+def etcd_peer_url(address):
+    """The peer URL kubeadm gives the stacked etcd member of a control plane at ``address``."""
+    address = str(address)
+    return "https://%s:%d" % ("[%s]" % address if ":" in address else address, ETCD_PEER_PORT)
+
+
+def etcd_member_hex(member_id):
+    """etcd's member ID (a number, or the decimal text etcd's JSON gateway gives) as etcdctl prints it."""
+    return "%x" % int(member_id)
+
+
+def _skipped(result):
+    return not result or _truthy(_get(result, "skipped", False))
+
+
+def etcd_members(list_result):
+    """The members of etcd's /v3/cluster/member/list answer (a registered uri result), None when it was not asked."""
+    if _skipped(list_result):
+        return None
+    answer = _get(list_result, "json", {}) or {}
+    return list(_get(answer, "members", []) or []) if hasattr(answer, "get") else []
+
+
+def healthy_etcd_members(health_result):
+    """IDs of the members whose /health answered 200 with health "true" (a registered uri loop result)."""
+    healthy = []
+    for result in _get(health_result, "results", []) or []:
+        if _get(result, "status", 0) != 200:
+            continue
+        # etcd answers /health as text/plain: the JSON is in the content.
+        try:
+            answer = json.loads(_get(result, "content", "") or "{}")
+        except ValueError:
+            continue
+        if isinstance(answer, dict) and str(_get(answer, "health", "")).lower() == "true":
+            healthy.append(_get(_get(result, "item", {}), "ID"))
+    return healthy
+
+
+def _half_joined(state, members, healthy):
+    """{host, name, problems, member_id} of a claimed control plane, or None when it is fully joined."""
+    peer = etcd_peer_url(state.get("address", ""))
+    member = None
+    for candidate in members or []:
+        if peer in (_get(candidate, "peerURLs", []) or []):
+            member = candidate
+            break
+    problems = []
+    missing = list(state.get("manifests_missing") or [])
+    if missing:
+        problems.append("static pod manifests missing: " + ", ".join(missing))
+    if members is not None and member is None:
+        problems.append("no etcd member with peer URL " + peer)
+    elif member is not None and _get(member, "ID") not in healthy:
+        problems.append("etcd member %s is not healthy" % etcd_member_hex(_get(member, "ID")))
+    if not problems:
+        return None
+    return {"host": state["host"], "name": state["name"], "problems": problems,
+            "member_id": etcd_member_hex(_get(member, "ID")) if member is not None else None}
+
+
+def half_joined_message(half_joined, repair_host, etcdctl):
+    """How to repair half-joined control planes (the first control plane ``repair_host`` removes etcd members)."""
+    lines = ["Some control planes are half joined (a control-plane join that failed after kubelet.conf was written);"
+             " nothing", "else joins until they are repaired. Repair each one, then run the playbook again:"]
+    for item in half_joined:
+        lines += ['- %s (Node "%s"): %s.' % (item["host"], item["name"], "; ".join(item["problems"])),
+                  "  1. Reset the node (it also removes its etcd member through %s):" % repair_host,
+                  "     " + _RESET % item["host"]]
+        if item["member_id"]:
+            lines += ["  2. If etcd still lists its member %s afterwards, remove it on %s:" % (item["member_id"], repair_host),
+                      "     %s member remove %s" % (etcdctl, item["member_id"])]
+        else:
+            lines.append("  2. etcd lists no member for it: no etcd member to remove.")
+    return "\n".join(lines) + "\n"
+
+
+def inconsistent_message(only_local, only_api):
+    """How to repair nodes that exist only on the host (kubelet.conf) or only in the API (Node object)."""
+    lines = ["Some nodes are half joined; repair them and run site.yml again:"]
+    for state in only_local:
+        lines += ['- %s: /etc/kubernetes/kubelet.conf exists but the API has no Node "%s"' % (state["host"], state["name"]),
+                  "  (joined another cluster, or its Node object was deleted). Reset it:",
+                  "  " + _RESET % state["host"]]
+    for state in only_api:
+        lines += ['- %s: the API lists Node "%s" but the host has no /etc/kubernetes/kubelet.conf' % (state["host"], state["name"]),
+                  "  (reset or reinstalled). Delete the stale Node object, then reset the host:",
+                  "  kubectl delete node %s" % state["name"],
+                  "  " + _RESET % state["host"]]
+    return "\n".join(lines) + "\n"
+
+
+def _node_state(hostvars, host):
+    try:
+        if host not in hostvars:
+            return None
+    except TypeError:
+        return None
+    state = _get(_host_vars(hostvars, host), "control_plane_node_state", None)
+    return dict(state) if hasattr(state, "get") else None
+
+
+def membership(candidates, hostvars, api=None):
+    """Sort the hosts that may join by what they say (``control_plane_node_state`` of node_state.yml, in hostvars)
+    and what the API says.
+
+    ``api`` (each key optional): ``registered_nodes`` (the Node names the API lists; unknown = none), ``etcd_list``
+    and ``etcd_health`` (the registered uri results of join_secrets' etcd member list and health checks; not listed =
+    no etcd check), ``repair_host`` and ``etcdctl`` (for the repair message: the first control plane, the etcdctl
+    command line that reaches etcd there).
+
+    A host is ``stateless`` (no node state: failed or unreachable earlier), ``pending`` (no kubelet.conf, no Node:
+    it has to join), ``joined``, ``half_joined`` (a control plane with kubelet.conf and a Node but a static pod
+    manifest missing, or its etcd member missing or unhealthy), ``only_local`` (kubelet.conf but no Node) or
+    ``only_api`` (a Node but no kubelet.conf). Returns the lists (host names; ``only_local``, ``only_api`` and
+    ``claimed`` hold the node states, ``half_joined`` {host, name, problems, member_id}), ``hosts`` (host -> its
+    status), ``control_plane_pending`` and the two repair ``messages`` ('' when there is nothing to repair).
+    """
+    api = dict(api or {})
+    registered = [str(name) for name in (api.get("registered_nodes") or [])]
+    members = etcd_members(api.get("etcd_list"))
+    healthy = healthy_etcd_members(api.get("etcd_health"))
+    result = {"registered_nodes": registered, "stateless": [], "pending": [], "joined": [], "half_joined": [],
+              "only_local": [], "only_api": [], "claimed": [], "hosts": {}, "control_plane_pending": False}
+    for host in candidates or []:
+        state = _node_state(hostvars, host)
+        if state is None:
+            result["stateless"].append(host)
+            result["hosts"][host] = "stateless"
+            continue
+        local = _truthy(state.get("kubelet_conf", False))
+        listed = str(state.get("name")) in registered
+        if not local and not listed:
+            status = "pending"
+            result["control_plane_pending"] = result["control_plane_pending"] or _truthy(state.get("control_plane", False))
+        elif local and not listed:
+            status = "only_local"
+        elif listed and not local:
+            status = "only_api"
+        else:
+            status = "joined"
+            if _truthy(state.get("control_plane", False)):
+                result["claimed"].append(state)
+                broken = _half_joined(state, members, healthy)
+                if broken is not None:
+                    status = "half_joined"
+                    result["half_joined"].append(broken)
+        result["hosts"][host] = status
+        if status in ("only_local", "only_api"):
+            result[status].append(state)
+        elif status != "half_joined":
+            result[status].append(host)
+    result["messages"] = {
+        "half_joined": half_joined_message(result["half_joined"], api.get("repair_host", ""), api.get("etcdctl", ""))
+        if result["half_joined"] else "",
+        "inconsistent": inconsistent_message(result["only_local"], result["only_api"])
+        if result["only_local"] or result["only_api"] else "",
+    }
+    return result

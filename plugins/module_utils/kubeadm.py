@@ -681,3 +681,46 @@ def endpoint_from_server(server):
     if "/" in endpoint:
         raise ValueError("kubeconfig: server %r has a path; kubeadm join needs host:port" % (server,))
     return validate_endpoint(endpoint)
+
+
+# --------------------------------------------------------------------------- kubeadm init, interrupted
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+# The phases of kubeadm init after upload-config/kubeadm, in init's order, and the objects (Kind/name) each creates;
+# mark-control-plane's mark is the control-plane label on the host's own Node (None below).
+INIT_LATER_PHASES = (
+    (("upload-config", "kubelet"), ("ConfigMap/kubelet-config",)),
+    (("upload-config", "kubeadm"), ("Role/kubeadm:nodes-kubeadm-config",)),
+    (("mark-control-plane",), None),
+    (("bootstrap-token",), (
+        "ConfigMap/cluster-info", "Role/kubeadm:bootstrap-signer-clusterinfo",
+        "RoleBinding/kubeadm:bootstrap-signer-clusterinfo", "ClusterRoleBinding/kubeadm:kubelet-bootstrap",
+        "ClusterRoleBinding/kubeadm:node-autoapprove-bootstrap", "ClusterRoleBinding/kubeadm:get-nodes",
+        "ClusterRoleBinding/kubeadm:node-autoapprove-certificate-rotation")),
+    (("addon", "coredns"), ("Deployment/coredns",)),
+    (("addon", "kube-proxy"), ("DaemonSet/kube-proxy",)),
+)
+
+
+def init_phase_skipped(phase, skip_phases):
+    """True when kubeadm skips ``phase`` (a tuple such as ("addon", "coredns")) for ``skipPhases`` entries such as
+    "addon/coredns", or "addon" (a parent skips all of its sub-phases)."""
+    skips = [str(skip) for skip in skip_phases or []]
+    return "/".join(phase) in skips or (len(phase) > 1 and phase[0] in skips)
+
+
+def init_phases_unfinished(lines, skip_phases=()):
+    """The later phases of kubeadm init whose objects are missing, in init's order, each a list of words
+    (``kubeadm init phase <words>``), leaving out the phases of ``skip_phases``.
+
+    ``lines``: one line per object found, "Kind/name" then its labels (kubectl's jsonpath
+    ``{.kind}/{.metadata.name} {.metadata.labels}``), the host's own Node among them when it exists.
+    """
+    lines = [str(line) for line in lines or []]
+    found = set(line.split(" ")[0] for line in lines)
+    marked = any(line.startswith("Node/") and CONTROL_PLANE_LABEL in line for line in lines)
+    unfinished = []
+    for phase, objects in INIT_LATER_PHASES:
+        missing = not marked if objects is None else not found.issuperset(objects)
+        if missing and not init_phase_skipped(phase, skip_phases):
+            unfinished.append(list(phase))
+    return unfinished

@@ -4,8 +4,9 @@
 """The validate play's checks of the inventory's settings that are not the cluster model's (pure functions).
 
 Argument spec results grouped by message, cluster-wide settings that differ between hosts, the Kubernetes
-version, each host's containerd source and version, and role variables that no role reads. Every function
-returns plain data; the messages name the variable, the bad value and what is allowed.
+version, each host's containerd source and version, role variables that no role reads, and the download sources
+(plain http:// and malformed sha256 pins). Every function returns plain data; the messages name the variable, the bad
+value and what is allowed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +15,8 @@ __metaclass__ = type
 
 import re
 
+_SHA256_PIN = re.compile(r"^([0-9a-fA-F]{64})?$")
+_URL_CREDENTIALS = re.compile(r"//[^/@]*@")
 _SEMVER = re.compile(r"^[0-9]+[.][0-9]+[.][0-9]+")
 _SEMVER_EXACT = re.compile(r"^[0-9]+[.][0-9]+[.][0-9]+$")
 # Kubernetes minors from which containerd 2.x is needed.
@@ -97,3 +100,75 @@ def unknown_settings(hosts, hostvars, prefixes, known):
             problems.append("%s sets %s, which no role of kubeforge.kubeadm reads (misspelt?); see the roles'"
                             " meta/argument_specs.yml" % (host, ", ".join(unknown)))
     return problems
+
+
+def _flag(value):
+    """Ansible's ``bool`` filter: true for true, yes, on, 1 (any case) and the number 1."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        value = value.lower()
+    return value in ("yes", "on", "1", "true", 1)
+
+
+class _HostValues(object):
+    """One host's variables in ``hostvars``; get() answers the default when the host or the variable is unknown."""
+
+    def __init__(self, hostvars, host):
+        self._hostvars, self._host = hostvars, host
+
+    def get(self, name, default):
+        try:
+            if self._host not in self._hostvars:
+                return default
+            return self._hostvars[self._host][name]
+        except KeyError:
+            return default
+
+
+def _mirror_endpoints(mirrors):
+    """(registry, endpoint) of container_runtime_registry_mirrors (registry -> URL or list of URLs)."""
+    if not hasattr(mirrors, "items"):
+        return []
+    found = []
+    for registry, endpoints in mirrors.items():
+        if isinstance(endpoints, str):
+            endpoints = [endpoints]
+        elif not endpoints:
+            endpoints = []
+        elif not isinstance(endpoints, (list, tuple)):
+            endpoints = [endpoints]
+        found.extend((registry, endpoint) for endpoint in endpoints)
+    return found
+
+
+def _unique(items):
+    return [item for index, item in enumerate(items) if item not in items[:index]]
+
+
+def source_problems(hosts, hostvars, checks):
+    """Plain http:// download sources without kubernetes_allow_insecure_http, and malformed sha256 pins, per host.
+
+    ``checks``: ``urls`` (names of URL variables), ``sha256`` (names of checksum pins), and optionally ``own_host`` and
+    ``own_values``. A host's values come from ``hostvars``; those of ``own_host`` from ``own_values`` (name -> value, the
+    effective values where the check runs, play and role variables included). container_runtime_registry_mirrors'
+    endpoints are URLs too. Credentials in a URL (user:password@) are masked.
+    Returns ``{insecure, bad_sha256}``, each a list of "name 'value' (host)".
+    """
+    own_host, own_values = checks.get("own_host"), dict(checks.get("own_values") or {})
+    insecure, bad_sha256 = [], []
+    for host in hosts or []:
+        values = own_values if host == own_host else _HostValues(hostvars, host)
+        value = values.get
+        if not _flag(value("kubernetes_allow_insecure_http", False)):
+            urls = [(name, value(name, "")) for name in checks.get("urls") or []]
+            urls += [("container_runtime_registry_mirrors[%s]" % registry, endpoint)
+                     for registry, endpoint in _mirror_endpoints(value("container_runtime_registry_mirrors", {}))]
+            for name, url in urls:
+                if isinstance(url, str) and url.strip().lower().startswith("http://"):
+                    insecure.append("%s '%s' (%s)" % (name, _URL_CREDENTIALS.sub("//***@", url.strip()), host))
+        for name in checks.get("sha256") or []:
+            pin = value(name, "")
+            if not (isinstance(pin, str) and _SHA256_PIN.match(pin)):
+                bad_sha256.append("%s '%s' (%s)" % (name, pin, host))
+    return {"insecure": _unique(insecure), "bad_sha256": _unique(bad_sha256)}

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Unit tests of the kubeforge.kubeadm.cluster_model filter (plugins/filter/cluster.py)."""
+"""Unit tests of the kubeforge.kubeadm.cluster_model and join_membership filters (plugins/filter/cluster.py)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -8,11 +8,11 @@ __metaclass__ = type
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kubeforge.kubeadm.plugins.filter.cluster import FilterModule, cluster_model
+from ansible_collections.kubeforge.kubeadm.plugins.filter.cluster import FilterModule, cluster_model, join_membership
 
 
 def test_filter_registered():
-    assert FilterModule().filters() == {"cluster_model": cluster_model}
+    assert FilterModule().filters() == {"cluster_model": cluster_model, "join_membership": join_membership}
 
 
 def test_filter_computes_the_model():
@@ -28,3 +28,16 @@ def test_filter_computes_the_model():
 def test_filter_refuses_wrong_types(groups, settings):
     with pytest.raises(AnsibleFilterError):
         cluster_model(groups, {}, settings)
+
+
+def test_join_membership_sorts_the_candidates():
+    state = {"host": "w1", "name": "w1", "address": "192.0.2.2", "control_plane": False, "kubelet_conf": False,
+             "manifests_missing": []}
+    result = join_membership(("w1", "w2"), {"w1": {"control_plane_node_state": state}, "w2": {}}, {"registered_nodes": ["cp1"]})
+    assert result["hosts"] == {"w1": "pending", "w2": "stateless"}
+
+
+@pytest.mark.parametrize("candidates, api", [("w1", None), ({"w1": 1}, None), (["w1"], ["cp1"])])
+def test_join_membership_refuses_wrong_types(candidates, api):
+    with pytest.raises(AnsibleFilterError, match="^join_membership: "):
+        join_membership(candidates, {}, api)

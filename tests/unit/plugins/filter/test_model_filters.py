@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """The thin filters over plugins/module_utils (to_toml, remove_plan, connected_route, dpkg_installed, apt_python, certificates, upgrade,
-validation): registration and input refusals. The logic is tested in tests/unit/plugins/module_utils/."""
+validation, source_problems): registration and input refusals. The logic is tested in tests/unit/plugins/module_utils/."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.kubeforge.kubeadm.plugins.filter import certificates, packages, remove, routes, toml, upgrade, validation
+from ansible_collections.kubeforge.kubeadm.plugins.filter import certificates, kubeadm_init, packages, remove, routes, toml, upgrade, validation
 
 
 def test_filters_registered():
@@ -20,7 +20,7 @@ def test_filters_registered():
     assert set(upgrade.FilterModule().filters()) == {"upgrade_cluster_state", "upgrade_step_problem"}
     assert set(validation.FilterModule().filters()) == {
         "spec_without_defaults", "argument_errors_by_host", "differing_settings",
-        "kubernetes_version_problems", "containerd_problems", "unknown_settings"}
+        "kubernetes_version_problems", "containerd_problems", "unknown_settings", "source_problems"}
 
 
 def test_filters_answer():
@@ -31,6 +31,7 @@ def test_filters_answer():
     assert certificates.certificates_due({"certificates": [{"name": "x", "residualTime": 0}]}, 1) == ["x"]
     assert upgrade.upgrade_step_problem("v1.36.1", "v1.36.0") == "a downgrade is not supported"
     assert validation.kubernetes_version_problems("1.37.1", ["1.37"]) == []
+    assert validation.source_problems(("w1",), {"w1": {"u": "http://x"}}, {"urls": ["u"]})["insecure"] == ["u 'http://x' (w1)"]
 
 
 def test_refusals():
@@ -50,5 +51,20 @@ def test_refusals():
         certificates.foreign_ca_hosts(["w1"], [], "cp1", "/pki/ca.crt")
     with pytest.raises(Exception, match="^upgrade_cluster_state: every line"):
         upgrade.upgrade_cluster_state(["cp1"], [], "", "")
+    with pytest.raises(Exception, match="^source_problems: the input must be the list of hosts"):
+        validation.source_problems("w1", {}, {})
+    with pytest.raises(Exception, match="^source_problems: checks must be a mapping"):
+        validation.source_problems(["w1"], {}, ["urls"])
+    with pytest.raises(Exception, match="^source_problems: checks.own_values must be a mapping"):
+        validation.source_problems(["w1"], {}, {"own_values": "x"})
     with pytest.raises(Exception, match="^spec_without_defaults: the options must be a mapping"):
         validation.spec_without_defaults(["a"])
+
+
+def test_kubeadm_init_unfinished_filter():
+    assert kubeadm_init.FilterModule().filters() == {"kubeadm_init_unfinished": kubeadm_init.kubeadm_init_unfinished}
+    assert kubeadm_init.kubeadm_init_unfinished(["Node/cp1 {}"], ["addon", "upload-config", "bootstrap-token"]) == [
+        ["mark-control-plane"]]
+    for lines, skip in (("Node/cp1", None), (["Node/cp1"], "addon")):
+        with pytest.raises(Exception, match="^kubeadm_init_unfinished: .* must be a list"):
+            kubeadm_init.kubeadm_init_unfinished(lines, skip)

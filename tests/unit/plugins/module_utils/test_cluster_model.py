@@ -344,3 +344,142 @@ def test_address_in_network_matches_ipaddress(net_value, prefix, value):
     network = str(ipaddress.IPv4Network("%s/%d" % (dotted(net_value), prefix), strict=False))
     assert cm.address_in_network(dotted(value), network) == (ipaddress.IPv4Address(value) in ipaddress.IPv4Network(network))
     assert cm.networks_overlap(network, "%s/32" % dotted(value)) == cm.address_in_network(dotted(value), network)
+
+
+# --------------------------------------------------------------------------- membership (join_secrets)
+def node_state(host, control_plane=False, kubelet_conf=True, address=None, name=None, missing=()):
+    return {"control_plane_node_state": {
+        "host": host, "name": name or host, "address": address or "10.0.0.%d" % (len(host) + 1),
+        "control_plane": control_plane, "kubelet_conf": kubelet_conf, "manifests_missing": list(missing)}}
+
+
+def etcd_api(members, healthy, registered, **extra):
+    """The registered uri results join_secrets feeds the filter: the member list and one /health answer each."""
+    api = {"registered_nodes": registered,
+           "etcd_list": {"changed": False, "json": {"header": {}, "members": members}},
+           "etcd_health": {"changed": False, "results": [
+               {"status": 200, "content": '{"health":"%s","reason":""}' % ("true" if m["ID"] in healthy else "false"),
+                "item": m} for m in members if "clientURLs" in m]}}
+    api.update(extra)
+    return api
+
+
+def member(member_id, address):
+    host = "[%s]" % address if ":" in address else address
+    return {"ID": member_id, "name": address, "peerURLs": ["https://%s:2380" % host], "clientURLs": ["https://%s:2379" % host]}
+
+
+def test_membership_sorts_workers_by_kubelet_conf_and_node():
+    hostvars = {"w1": node_state("w1"), "w2": node_state("w2", kubelet_conf=False), "w3": node_state("w3"),
+                "w4": node_state("w4", kubelet_conf=False), "w5": {}}
+    result = cm.membership(["w1", "w2", "w3", "w4", "w5", "w6"], hostvars, {"registered_nodes": ["cp1", "w1", "w4"]})
+    assert result["hosts"] == {"w1": "joined", "w2": "pending", "w3": "only_local", "w4": "only_api", "w5": "stateless",
+                               "w6": "stateless"}
+    assert (result["joined"], result["pending"], result["stateless"]) == (["w1"], ["w2"], ["w5", "w6"])
+    assert [s["host"] for s in result["only_local"]] == ["w3"] and [s["host"] for s in result["only_api"]] == ["w4"]
+    assert result["claimed"] == [] and result["half_joined"] == [] and not result["control_plane_pending"]
+    assert result["registered_nodes"] == ["cp1", "w1", "w4"]
+    assert result["messages"] == {"half_joined": "", "inconsistent": (
+        "Some nodes are half joined; repair them and run site.yml again:\n"
+        '- w3: /etc/kubernetes/kubelet.conf exists but the API has no Node "w3"\n'
+        "  (joined another cluster, or its Node object was deleted). Reset it:\n"
+        "  ansible-playbook -i <inventory> reset.yml --limit w3 -e reset_confirm=true\n"
+        '- w4: the API lists Node "w4" but the host has no /etc/kubernetes/kubelet.conf\n'
+        "  (reset or reinstalled). Delete the stale Node object, then reset the host:\n"
+        "  kubectl delete node w4\n"
+        "  ansible-playbook -i <inventory> reset.yml --limit w4 -e reset_confirm=true\n")}
+
+
+def test_membership_without_the_api_everything_without_kubelet_conf_is_pending():
+    hostvars = {"cp2": node_state("cp2", control_plane=True, kubelet_conf=False), "w1": node_state("w1", kubelet_conf=False)}
+    result = cm.membership(["cp2", "w1"], hostvars)
+    assert result["pending"] == ["cp2", "w1"] and result["control_plane_pending"]
+    assert not cm.membership(["w1"], hostvars)["control_plane_pending"]
+
+
+def test_membership_node_name_not_host_name():
+    hostvars = {"w1": node_state("w1", name="w1.example.test")}
+    assert cm.membership(["w1"], hostvars, {"registered_nodes": ["w1"]})["hosts"] == {"w1": "only_local"}
+    assert cm.membership(["w1"], hostvars, {"registered_nodes": ["w1.example.test"]})["hosts"] == {"w1": "joined"}
+
+
+def test_membership_control_plane_healthy_member_is_joined():
+    hostvars = {"cp2": node_state("cp2", control_plane=True, address="10.0.0.2")}
+    members = [member("11", "10.0.0.1"), member("12", "10.0.0.2")]
+    result = cm.membership(["cp2"], hostvars, etcd_api(members, ["11", "12"], ["cp1", "cp2"]))
+    assert result["hosts"] == {"cp2": "joined"} and result["joined"] == ["cp2"]
+    assert [s["host"] for s in result["claimed"]] == ["cp2"] and result["messages"]["half_joined"] == ""
+
+
+def test_membership_half_joined_control_planes():
+    hostvars = {"cp2": node_state("cp2", control_plane=True, address="10.0.0.2", missing=["etcd", "kube-apiserver"]),
+                "cp3": node_state("cp3", control_plane=True, address="fd00::3", name="node-cp3"),
+                "cp4": node_state("cp4", control_plane=True, address="10.0.0.4"),
+                "w1": node_state("w1")}
+    members = [member("11", "10.0.0.1"), member("12297829382473034410", "fd00::3"),
+               {"ID": 4096, "name": "", "peerURLs": ["https://10.0.0.2:2380"]}]  # a learner: no client URL yet
+    api = etcd_api(members, ["11"], ["cp1", "cp2", "node-cp3", "cp4", "w1"], repair_host="cp1", etcdctl="etcdctl --x")
+    result = cm.membership(["cp2", "cp3", "cp4", "w1"], hostvars, api)
+    assert result["hosts"] == {"cp2": "half_joined", "cp3": "half_joined", "cp4": "half_joined", "w1": "joined"}
+    assert result["joined"] == ["w1"] and result["messages"]["inconsistent"] == ""
+    assert result["half_joined"] == [
+        {"host": "cp2", "name": "cp2", "member_id": "1000",
+         "problems": ["static pod manifests missing: etcd, kube-apiserver", "etcd member 1000 is not healthy"]},
+        {"host": "cp3", "name": "node-cp3", "member_id": "aaaaaaaaaaaaaaaa",
+         "problems": ["etcd member aaaaaaaaaaaaaaaa is not healthy"]},
+        {"host": "cp4", "name": "cp4", "member_id": None, "problems": ["no etcd member with peer URL https://10.0.0.4:2380"]}]
+    assert result["messages"]["half_joined"] == (
+        "Some control planes are half joined (a control-plane join that failed after kubelet.conf was written); nothing\n"
+        "else joins until they are repaired. Repair each one, then run the playbook again:\n"
+        '- cp2 (Node "cp2"): static pod manifests missing: etcd, kube-apiserver; etcd member 1000 is not healthy.\n'
+        "  1. Reset the node (it also removes its etcd member through cp1):\n"
+        "     ansible-playbook -i <inventory> reset.yml --limit cp2 -e reset_confirm=true\n"
+        "  2. If etcd still lists its member 1000 afterwards, remove it on cp1:\n"
+        "     etcdctl --x member remove 1000\n"
+        '- cp3 (Node "node-cp3"): etcd member aaaaaaaaaaaaaaaa is not healthy.\n'
+        "  1. Reset the node (it also removes its etcd member through cp1):\n"
+        "     ansible-playbook -i <inventory> reset.yml --limit cp3 -e reset_confirm=true\n"
+        "  2. If etcd still lists its member aaaaaaaaaaaaaaaa afterwards, remove it on cp1:\n"
+        "     etcdctl --x member remove aaaaaaaaaaaaaaaa\n"
+        '- cp4 (Node "cp4"): no etcd member with peer URL https://10.0.0.4:2380.\n'
+        "  1. Reset the node (it also removes its etcd member through cp1):\n"
+        "     ansible-playbook -i <inventory> reset.yml --limit cp4 -e reset_confirm=true\n"
+        "  2. etcd lists no member for it: no etcd member to remove.\n")
+
+
+def test_membership_etcd_not_listed_checks_only_the_manifests():
+    hostvars = {"cp2": node_state("cp2", control_plane=True, missing=["etcd"]), "cp3": node_state("cp3", control_plane=True)}
+    api = {"registered_nodes": ["cp2", "cp3"], "etcd_list": {"changed": False, "skipped": True},
+           "etcd_health": {"changed": False, "skipped": True, "results": []}}
+    result = cm.membership(["cp2", "cp3"], hostvars, api)
+    assert result["hosts"] == {"cp2": "half_joined", "cp3": "joined"}
+    assert result["half_joined"] == [{"host": "cp2", "name": "cp2", "member_id": None,
+                                      "problems": ["static pod manifests missing: etcd"]}]
+
+
+@pytest.mark.parametrize("answer", [
+    {"status": 200, "content": '{"health":"false"}'},
+    {"status": 503, "content": '{"health":"true"}'},
+    {"status": -1, "msg": "Status code was -1 and not [200]: Request failed"},
+    {"status": 200, "content": "not json"},
+    {"status": 200, "content": '["true"]'},
+    {"skipped": True},
+])
+def test_membership_member_unhealthy_unless_health_says_true(answer):
+    hostvars = {"cp2": node_state("cp2", control_plane=True, address="10.0.0.2")}
+    members = [member("12", "10.0.0.2")]
+    api = {"registered_nodes": ["cp2"], "etcd_list": {"json": {"members": members}},
+           "etcd_health": {"results": [dict(answer, item=members[0])]}}
+    assert cm.membership(["cp2"], hostvars, api)["half_joined"][0]["problems"] == ["etcd member c is not healthy"]
+    healthy = dict(api, etcd_health={"results": [{"status": 200, "content": '{"health": true}', "item": members[0]}]})
+    assert cm.membership(["cp2"], hostvars, healthy)["hosts"] == {"cp2": "joined"}
+
+
+@given(st.integers(min_value=0, max_value=2 ** 64 - 1))
+def test_etcd_member_hex_as_etcdctl_prints_it(member_id):
+    assert int(cm.etcd_member_hex(str(member_id)), 16) == member_id == int(cm.etcd_member_hex(member_id), 16)
+
+
+@pytest.mark.parametrize("address, url", [("10.0.0.2", "https://10.0.0.2:2380"), ("fd00::2", "https://[fd00::2]:2380")])
+def test_etcd_peer_url(address, url):
+    assert cm.etcd_peer_url(address) == url

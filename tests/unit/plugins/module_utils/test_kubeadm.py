@@ -631,3 +631,59 @@ def test_corrupted_field_never_parses(token, hashes, key, field, data):
     text = output.render_join_command(HA, token, hashes, control_plane=True, certificate_key=key)
     with pytest.raises(ValueError):
         kubeadm.parse_join_command(text)
+
+
+# --------------------------------------------------------------------------- kubeadm init, interrupted
+INIT_DONE = [
+    "ConfigMap/kubelet-config map[]", "Role/kubeadm:nodes-kubeadm-config map[]", "Deployment/coredns "
+    '{"k8s-app":"kube-dns"}', "DaemonSet/kube-proxy {\"k8s-app\":\"kube-proxy\"}", "ConfigMap/cluster-info ",
+    "Role/kubeadm:bootstrap-signer-clusterinfo ", "RoleBinding/kubeadm:bootstrap-signer-clusterinfo ",
+    "ClusterRoleBinding/kubeadm:kubelet-bootstrap ", "ClusterRoleBinding/kubeadm:node-autoapprove-bootstrap ",
+    "ClusterRoleBinding/kubeadm:node-autoapprove-certificate-rotation ", "ClusterRoleBinding/kubeadm:get-nodes ",
+    'Node/cp1 {"kubernetes.io/hostname":"cp1","node-role.kubernetes.io/control-plane":""}']
+ALL_LATER_PHASES = [["upload-config", "kubelet"], ["upload-config", "kubeadm"], ["mark-control-plane"],
+                    ["bootstrap-token"], ["addon", "coredns"], ["addon", "kube-proxy"]]
+
+
+def test_init_finished_leaves_nothing_to_do():
+    assert kubeadm.init_phases_unfinished(INIT_DONE) == []
+    assert kubeadm.init_phases_unfinished(INIT_DONE + ["", "Node/cp2 {}"]) == []
+
+
+def test_init_stopped_after_upload_config():
+    """What the stand-in's fault hook leaves (tests/lab/tests/test_faults.py): both ConfigMaps of upload-config, the
+    Node without its control-plane label, nothing else."""
+    lines = ["ConfigMap/kubelet-config ", "Role/kubeadm:nodes-kubeadm-config ", 'Node/cp1 {"kubernetes.io/hostname":"cp1"}']
+    assert kubeadm.init_phases_unfinished(lines) == [
+        ["mark-control-plane"], ["bootstrap-token"], ["addon", "coredns"], ["addon", "kube-proxy"]]
+
+
+def test_init_nothing_found_all_phases_in_init_order():
+    assert kubeadm.init_phases_unfinished([]) == ALL_LATER_PHASES
+    assert kubeadm.init_phases_unfinished(None) == ALL_LATER_PHASES
+
+
+@pytest.mark.parametrize("missing", [line for line in INIT_DONE if not line.startswith("Node/")])
+def test_init_one_missing_object_names_its_phase(missing):
+    kind_name = missing.split(" ")[0]
+    expected = [list(phase) for phase, objects in kubeadm.INIT_LATER_PHASES if objects and kind_name in objects]
+    assert len(expected) == 1
+    assert kubeadm.init_phases_unfinished([line for line in INIT_DONE if line != missing]) == expected
+
+
+def test_init_control_plane_label_only_on_a_node_line():
+    lines = [line for line in INIT_DONE if not line.startswith("Node/")]
+    assert kubeadm.init_phases_unfinished(lines) == [["mark-control-plane"]]
+    fake = lines + ['ConfigMap/x {"node-role.kubernetes.io/control-plane":""}', "Node/cp1 {}"]
+    assert kubeadm.init_phases_unfinished(fake) == [["mark-control-plane"]]
+
+
+@pytest.mark.parametrize("skip, left", [
+    (["addon"], ALL_LATER_PHASES[:4]),
+    (["addon/coredns"], ALL_LATER_PHASES[:4] + [["addon", "kube-proxy"]]),
+    (["upload-config"], ALL_LATER_PHASES[2:]),
+    (["upload-config/kubelet", "mark-control-plane", "bootstrap-token"], [["upload-config", "kubeadm"]] + ALL_LATER_PHASES[4:]),
+    (["addon/coredns/x", "preflight", "kube-proxy"], ALL_LATER_PHASES),
+])
+def test_init_skip_phases_and_their_parents(skip, left):
+    assert kubeadm.init_phases_unfinished([], skip) == left

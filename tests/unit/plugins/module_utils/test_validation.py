@@ -12,6 +12,7 @@ from ansible_collections.kubeforge.kubeadm.plugins.module_utils.validation impor
     containerd_problems,
     differing_settings,
     kubernetes_version_problems,
+    source_problems,
     spec_without_defaults,
     unknown_settings,
 )
@@ -84,3 +85,61 @@ def test_unknown_settings():
     assert unknown_settings(["cp1", "w1"], hostvars, ["prereqs_", "container_runtime_", "control_plane_", "worker_"], known) == [
         "w1 sets container_runtime_containerd_verison, which no role of kubeforge.kubeadm reads (misspelt?); see the roles'"
         " meta/argument_specs.yml"]
+
+
+CHECKS = {"urls": ["kubernetes_package_repository", "cni_calico_manifest_url"],
+          "sha256": ["container_runtime_containerd_sha256", "cni_calico_manifest_sha256"]}
+PIN = "0123456789abcdef" * 4
+
+
+def test_source_problems_https_and_good_pins_pass():
+    hostvars = {"cp1": {"kubernetes_package_repository": "https://pkgs.example.test/core:/stable:",
+                        "container_runtime_containerd_sha256": PIN.upper(), "cni_calico_manifest_sha256": ""},
+                "w1": {}}
+    assert source_problems(["cp1", "w1"], hostvars, CHECKS) == {"insecure": [], "bad_sha256": []}
+
+
+def test_source_problems_plain_http_per_host_masked_and_once():
+    hostvars = {"cp1": {"kubernetes_package_repository": " HTTP://repo.example.test/x ",
+                        "cni_calico_manifest_url": "http://user:pw@mirror.example.test/calico.yaml",
+                        "container_runtime_registry_mirrors": {"docker.io": ["https://ok.example.test", "http://m1.test"],
+                                                               "quay.io": "http://m2.test", "ghcr.io": None}},
+                "w1": {"kubernetes_package_repository": "http://repo.example.test/x",
+                       "container_runtime_registry_mirrors": "http://not-a-mapping.test"}}
+    found = source_problems(["cp1", "w1", "w1"], hostvars, CHECKS)
+    assert found["insecure"] == [
+        "kubernetes_package_repository 'HTTP://repo.example.test/x' (cp1)",
+        "cni_calico_manifest_url 'http://***@mirror.example.test/calico.yaml' (cp1)",
+        "container_runtime_registry_mirrors[docker.io] 'http://m1.test' (cp1)",
+        "container_runtime_registry_mirrors[quay.io] 'http://m2.test' (cp1)",
+        "kubernetes_package_repository 'http://repo.example.test/x' (w1)"]
+    assert found["bad_sha256"] == []
+
+
+@pytest.mark.parametrize("allowed, refused", [(True, False), ("yes", False), ("True", False), (1, False),
+                                              (False, True), ("no", True), ("", True), (None, True), (2, True)])
+def test_source_problems_opt_in(allowed, refused):
+    hostvars = {"w1": {"kubernetes_allow_insecure_http": allowed, "kubernetes_package_repository": "http://r.test"}}
+    assert bool(source_problems(["w1"], hostvars, CHECKS)["insecure"]) is refused
+
+
+@pytest.mark.parametrize("pin, bad", [(PIN, False), ("", False), (PIN[:63], True), (PIN + "0", True),
+                                      ("sha256:" + PIN[:57], True), ("g" * 64, True), (None, True), (12, True)])
+def test_source_problems_sha256_pins(pin, bad):
+    found = source_problems(["w1"], {"w1": {"cni_calico_manifest_sha256": pin}}, CHECKS)["bad_sha256"]
+    assert found == (["cni_calico_manifest_sha256 '%s' (w1)" % pin] if bad else [])
+
+
+def test_source_problems_own_host_reads_its_effective_values():
+    hostvars = {"cp1": {"kubernetes_package_repository": "http://inventory.test"}, "w1": {}}
+    checks = dict(CHECKS, own_host="cp1", own_values={"kubernetes_package_repository": "https://role-var.test",
+                                                      "container_runtime_containerd_sha256": "bad"})
+    assert source_problems(["cp1", "w1"], hostvars, checks) == {
+        "insecure": [], "bad_sha256": ["container_runtime_containerd_sha256 'bad' (cp1)"]}
+    checks["own_values"]["kubernetes_allow_insecure_http"] = True
+    checks["own_values"]["kubernetes_package_repository"] = "http://allowed.test"
+    assert source_problems(["cp1"], hostvars, checks)["insecure"] == []
+
+
+def test_source_problems_unknown_host_has_no_values():
+    assert source_problems(["ghost"], {}, CHECKS) == {"insecure": [], "bad_sha256": []}
