@@ -21,7 +21,7 @@ RETRIED = {"ansible.builtin.apt", "ansible.builtin.dnf", "ansible.builtin.packag
            "ansible.builtin.deb822_repository"}
 DPKG_LOCK = REPO / "roles" / "kubernetes" / "tasks" / "dpkg_lock.yml"
 LOCK_WAITS = ["roles/prereqs/tasks/packages-Debian.yml", "roles/kube_packages/tasks/packages-Debian.yml",
-              "roles/loadbalancer/tasks/packages-Debian.yml"]
+              "roles/loadbalancer/tasks/packages-Debian.yml", "roles/container_runtime/tasks/install-distro.yml"]
 
 
 def _tasks(items):

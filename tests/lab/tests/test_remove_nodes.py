@@ -1,5 +1,19 @@
 """remove_nodes.yml on a real HA lab: 3 control planes (co-located haproxy + keepalived, VIP :8443) + 1 worker from
 site.yml. In order, on one lab:
+  0. join faults (issue 13), each repaired on this lab before the removals start:
+     a. after site.yml's joins the run's bootstrap token and the kubeadm-certs Secret are gone, and no
+        JoinConfiguration is left on any host;
+     b. a half-joined control plane (cp2: kubelet.conf and Node present, its kube-scheduler manifest missing) stops
+        add_nodes.yml before anything changes, naming the repair (reset.yml --limit cp2, its etcd member id); after
+        that repair a re-run joins it again (3 etcd members, 4 manifests, no join secret left);
+     c. one API server down during a worker join: the worker is reset, and while its kubeadm join is held at its
+        start cp3's kube-apiserver is taken down (its serving key moved away: it exits at every start, as
+        kube-apiserver does without its --tls-private-key-file; kubelet, manifests and etcd member untouched) until
+        every co-located haproxy marks it DOWN; the join then succeeds through cp1 and cp2 behind the VIP. cp3 comes
+        back once the worker's Node registered (with kubeadm's ControlPlaneKubeletLocalMode a control plane's kubelet
+        talks to its own API server: a long outage would make cp3 NotReady and the run's final wait fail), every
+        haproxy marks it UP again, the run ends green, and site.yml then changes nothing (the second site.yml run
+        after the fixture's);
   1. refusals (no confirmation, not in the inventory, not a node, every control plane, the first control plane)
      fail before any host changes (changed=0 everywhere, 4 Nodes and 3 etcd members left);
   2. the worker is removed: drained, reset (no kubelet.conf), its Node gone; the control planes untouched;
@@ -26,6 +40,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -39,15 +54,18 @@ ETCDCTL = ("ETCDCTL_API=3 etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt "
            "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key")
 
 
+def ansible_env() -> dict[str, str]:
+    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}")
+
+
 def playbook(*args: str, ok: bool = True, inventories: tuple[str, ...] = ()) -> tuple[str, dict[str, dict[str, int]]]:
     """Run remove_nodes.yml (or another root playbook given first) on the lab; its output and PLAY RECAP per host."""
     name = args[0] if args and args[0].endswith(".yml") else "remove_nodes.yml"
     args = args[1:] if args and args[0].endswith(".yml") else args
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}")
     inv = ["-i", str(labcore.inventory_dir(NAME))] + [a for i in inventories for a in ("-i", i)]
     try:
-        r = subprocess.run(["ansible-playbook", *inv, name, *args], cwd=ROOT, env=env, text=True,
+        r = subprocess.run(["ansible-playbook", *inv, name, *args], cwd=ROOT, env=ansible_env(), text=True,
                            capture_output=True, timeout=1800, check=False)
     except subprocess.TimeoutExpired as e:  # say where it hung
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
@@ -108,6 +126,174 @@ def cluster(tmp_path_factory):
     finally:
         if os.environ.get("KF_RM_KEEP") != "1":
             sh(lab, "down", "--name", NAME, check=False)
+
+
+# ---------------------------------------------------------------- join faults (issue 13)
+
+JOIN_DIR = "/run/kubeadm-join"
+TOKEN_DESCRIPTION = "kubeforge.kubeadm join token"
+APISERVER_KEY = "/etc/kubernetes/pki/apiserver.key"
+APISERVER_UNIT = "kubesim-static-kube-apiserver.service"
+# Holds `kubeadm join` on the worker at its start until /run/kf-join-go exists (first on root's PATH, before
+# /usr/bin); /run/kf-join-held tells the test that the join has started.
+HOLD_WRAPPER = """#!/bin/sh
+if [ "$1" = join ]; then
+  touch /run/kf-join-held
+  while [ ! -e /run/kf-join-go ]; do sleep 1; done
+fi
+exec /usr/bin/kubeadm "$@"
+"""
+HAPROXY_STAT = """python3 - <<'EOF'
+import socket
+s = socket.socket(socket.AF_UNIX)
+s.connect("/run/haproxy/admin.sock")
+s.sendall(b"show stat\\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+print(data.decode())
+EOF
+"""
+
+
+def join_tokens() -> list[str]:
+    """The lines of `kubeadm token list` with the collection's join-token description."""
+    return [line for line in dexec(CP1, "kubeadm token list").stdout.splitlines() if TOKEN_DESCRIPTION in line]
+
+
+def certs_secret_exists() -> bool:
+    r = dexec(CP1, "kubectl -n kube-system get secret kubeadm-certs -o name", check=False)
+    assert r.returncode == 0 or "NotFound" in r.stderr, r.stderr
+    return r.returncode == 0
+
+
+def member_ids() -> dict[str, str]:
+    """etcd member name -> id (hex, as etcdctl and the playbooks print it)."""
+    out = dexec(CP1, f"{ETCDCTL} --endpoints=https://127.0.0.1:2379 member list -w simple").stdout
+    return {line.split(", ")[2]: line.split(", ")[0] for line in out.splitlines()}
+
+
+def address_of(container: str) -> str:
+    return sh("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+              container).stdout.strip()
+
+
+def readyz(address: str) -> str:
+    """What GET https://<address>:6443/readyz gives, asked from cp1: the status code or the error."""
+    script = f"""python3 - <<'EOF'
+import ssl, urllib.request
+try:
+    print(urllib.request.urlopen("https://{address}:6443/readyz", context=ssl._create_unverified_context(),
+                                 timeout=5).status)
+except Exception as e:
+    print(type(e).__name__, getattr(e, "reason", e))
+EOF
+"""
+    return dexec(CP1, script).stdout.strip()
+
+
+def haproxy_status(host: str) -> dict[str, str]:
+    """Server -> status (UP, DOWN, ...) of the kube-apiserver backend, from the stats socket of host's haproxy."""
+    lines = [line for line in dexec(host, HAPROXY_STAT).stdout.splitlines() if line.strip()]
+    header = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    return {r["svname"]: r["status"] for r in rows
+            if r.get("pxname") == "kube-apiserver" and r.get("svname") not in ("FRONTEND", "BACKEND")}
+
+
+def wait_for(what: str, check, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(2)
+
+
+def test_site_run_removed_its_join_secrets(cluster):
+    # site.yml joined cp2 and cp3 (token + uploaded certificates) and the worker (token): all gone after the run.
+    assert nodes() == sorted([CP1, CP2, CP3, WORKER])
+    assert join_tokens() == []
+    assert not certs_secret_exists()
+    for host in (CP1, CP2, CP3, WORKER):
+        left = dexec(host, f"ls -A {JOIN_DIR} 2>/dev/null; ls /tmp | grep -c kubeadm-join || true").stdout.split()
+        assert left == ["0"], (host, left)
+
+
+def test_half_joined_control_plane_stops_the_run_with_its_repair(cluster):
+    member_id = member_ids()[CP2]
+    # A control-plane join that stopped after kubelet.conf: one of its static pod manifests is missing.
+    dexec(CP2, "mv /etc/kubernetes/manifests/kube-scheduler.yaml /root/kube-scheduler.yaml")
+    text, recap = playbook("add_nodes.yml", ok=False)
+    flat = " ".join(text.split())
+    assert "half joined" in flat, text[-6000:]
+    assert f"- {CP2} (Node \"{CP2}\"): static pod manifests missing: kube-scheduler." in flat, text[-6000:]
+    assert f"reset.yml --limit {CP2} -e reset_confirm=true" in flat, text[-6000:]
+    assert f"member remove {member_id}" in flat, text[-6000:]
+    # Stopped in the join-secrets play: nothing joined, nothing changed.
+    assert "PLAY [Join the new control planes]" not in text and "PLAY [Join the new workers]" not in text
+    assert no_change(recap), recap
+
+    # The repair the message names; then the re-run joins cp2 again.
+    playbook("reset.yml", "--limit", CP2, "-e", "reset_confirm=true")
+    assert CP2 not in member_ids() and CP2 not in nodes()
+    _text, recap = playbook("add_nodes.yml")
+    assert recap[CP2]["changed"] > 0, recap
+    assert dexec(CP2, "ls /etc/kubernetes/manifests").stdout.split() == [
+        "etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]
+    assert etcd_members() == sorted([CP1, CP2, CP3])
+    assert nodes() == sorted([CP1, CP2, CP3, WORKER])
+    assert join_tokens() == [] and not certs_secret_exists()
+
+
+def test_worker_joins_while_one_api_server_is_down(cluster, tmp_path):
+    cp3 = address_of(CP3)
+    playbook("reset.yml", "--limit", WORKER, "-e", "reset_confirm=true")
+    assert WORKER not in nodes()
+    dexec(WORKER, f"cat > /usr/local/bin/kubeadm <<'EOF'\n{HOLD_WRAPPER}EOF\nchmod 0755 /usr/local/bin/kubeadm; "
+                  "rm -f /run/kf-join-held /run/kf-join-go")
+    log = tmp_path / "add_nodes.log"
+    with log.open("w") as sink:
+        run = subprocess.Popen(["ansible-playbook", "-i", str(labcore.inventory_dir(NAME)), "add_nodes.yml"],
+                               cwd=ROOT, env=ansible_env(), text=True, stdout=sink, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        wait_for("the worker's kubeadm join", lambda: run.poll() is not None or dexec(
+            WORKER, "test -e /run/kf-join-held", check=False).returncode == 0, timeout=1200)
+        assert run.poll() is None, "add_nodes.yml ended before the join:\n" + log.read_text()[-6000:]
+        # cp3's API server goes down: its serving key moved away, the running one stopped; systemd and the kubelet
+        # start it again and again, and it exits at once.
+        dexec(CP3, f"mv {APISERVER_KEY} /root/apiserver.key && systemctl restart {APISERVER_UNIT} || true")
+        wait_for("cp3's API server to refuse connections", lambda: "refused" in readyz(cp3).lower(), timeout=60)
+        for host in (CP1, CP2, CP3):
+            wait_for(f"haproxy on {host} to mark cp3 DOWN", lambda h=host: haproxy_status(h).get(CP3) == "DOWN")
+            status = haproxy_status(host)
+            assert status[CP1] == "UP" and status[CP2] == "UP", (host, status)
+        dexec(WORKER, "touch /run/kf-join-go")
+        # The join goes through the VIP to cp1 and cp2: the Node registers while cp3 is still down.
+        wait_for("the worker's Node", lambda: run.poll() is not None or WORKER in nodes(), timeout=600)
+        assert WORKER in nodes(), "no Node for the worker:\n" + log.read_text()[-6000:]
+        assert "refused" in readyz(cp3).lower()
+    finally:
+        # cp3 comes back (the run's verify play then waits for every node, cp3 included, to be Ready).
+        dexec(CP3, f"test -e {APISERVER_KEY} || mv /root/apiserver.key {APISERVER_KEY}", check=False)
+        dexec(WORKER, "touch /run/kf-join-go", check=False)
+        try:
+            run.wait(timeout=1200)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(timeout=60)
+        dexec(WORKER, "rm -f /usr/local/bin/kubeadm /run/kf-join-held /run/kf-join-go", check=False)
+    out = log.read_text()
+    assert run.returncode == 0, out[-8000:]
+    assert re.search(rf"^{re.escape(WORKER)}\s+:\s+ok=\d+\s+changed=[1-9]", out, re.M), out[-3000:]
+    assert nodes() == sorted([CP1, CP2, CP3, WORKER])
+    assert join_tokens() == []
+
+    wait_for("cp3's API server to answer", lambda: readyz(cp3) == "200")
+    for host in (CP1, CP2, CP3):
+        wait_for(f"haproxy on {host} to mark cp3 UP", lambda h=host: haproxy_status(h).get(CP3) == "UP")
+    # Nothing is left to repair: a full converge changes nothing (also the second site.yml run after the fixture's).
+    _text, recap = playbook("site.yml")
+    assert no_change(recap) and all(c["failed"] == 0 for c in recap.values()), recap
 
 
 REFUSALS = [
