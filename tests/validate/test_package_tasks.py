@@ -21,7 +21,8 @@ RETRIED = {"ansible.builtin.apt", "ansible.builtin.dnf", "ansible.builtin.packag
            "ansible.builtin.deb822_repository"}
 DPKG_LOCK = REPO / "roles" / "kubernetes" / "tasks" / "dpkg_lock.yml"
 LOCK_WAITS = ["roles/prereqs/tasks/packages-Debian.yml", "roles/kube_packages/tasks/packages-Debian.yml",
-              "roles/loadbalancer/tasks/packages-Debian.yml", "roles/container_runtime/tasks/install-distro.yml"]
+              "roles/loadbalancer/tasks/packages-Debian.yml", "roles/container_runtime/tasks/install-distro.yml",
+              "roles/container_runtime/tasks/install-docker.yml"]
 
 
 def _tasks(items):
@@ -64,7 +65,7 @@ def test_task_retries_transient_failures(name, module, task):
 def test_dpkg_lock_is_waited_for_before_the_install(path):
     tasks = list(_tasks(yaml.safe_load((REPO / path).read_text())))
     waits = [i for i, t in enumerate(tasks) if t.get("ansible.builtin.include_role", {}).get("tasks_from") == "dpkg_lock"]
-    installs = [i for i, t in enumerate(tasks) if "ansible.builtin.apt" in t]
+    installs = [i for i, t in enumerate(tasks) if {"ansible.builtin.apt", "ansible.builtin.package"} & t.keys()]
     assert waits and installs and waits[0] < installs[0], path
 
 
