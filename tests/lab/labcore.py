@@ -201,9 +201,10 @@ def lab_pod_group_vars() -> dict:
     Molecule scenarios share)."""
     return {
         "container_runtime_config_overrides": RUNTIME_OVERRIDES,
-        # The kubelet stand-in runs the smoke test's nginx pods for real (its image is imported): the readiness
-        # wait is on. The HTTP check over the NodePort stays off until a kube-proxy stand-in serves Services.
+        # The kubelet stand-in runs the smoke test's nginx pods for real (its image is imported), flanneld's vxlan
+        # joins the nodes and kube-proxy's iptables rules serve the NodePort: readiness wait and HTTP check on.
         "smoke_test_wait_ready": True,
+        "smoke_test_http_check": True,
     }
 
 

@@ -360,3 +360,72 @@ def test_leader_election_race_has_one_winner():
     api.obj = api_obj
     assert api.obj["metadata"]["resourceVersion"] != stale_rv
     assert not a.try_acquire_or_renew(later)
+
+
+# ----------------------------------------------------------- endpointslice
+class FakeSliceClient:
+    """In-memory services, pods and endpointslices for the EndpointSlice controller."""
+
+    def __init__(self, services, pods):
+        self.objs = {"/api/v1/services": services, "/api/v1/pods": pods,
+                     "/apis/discovery.k8s.io/v1/endpointslices": []}
+        self.calls = []
+
+    def list(self, path, label_selector=None, **kw):
+        return {"items": list(self.objs[path])}
+
+    def create(self, path, obj):
+        self.calls.append(("create", obj["metadata"]["name"]))
+        self.objs["/apis/discovery.k8s.io/v1/endpointslices"].append(obj)
+
+    def update(self, path, obj):
+        self.calls.append(("update", obj["metadata"]["name"]))
+        slices = self.objs["/apis/discovery.k8s.io/v1/endpointslices"]
+        slices[:] = [obj if s["metadata"]["name"] == obj["metadata"]["name"] else s for s in slices]
+
+    def delete(self, path, body=None):
+        name = path.rsplit("/", 1)[1]
+        self.calls.append(("delete", name))
+        slices = self.objs["/apis/discovery.k8s.io/v1/endpointslices"]
+        slices[:] = [s for s in slices if s["metadata"]["name"] != name]
+
+
+def web_pod(name, ip, ready=True, app="web", terminating=False):
+    meta = {"name": name, "namespace": "default", "uid": f"uid-{name}", "labels": {"app": app}}
+    if terminating:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta, "spec": {"nodeName": "n1", "containers": [
+                {"name": "nginx", "ports": [{"name": "http", "containerPort": 8080}]}]},
+            "status": {"phase": "Running", "podIP": ip,
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_endpointslice_controller_follows_the_selected_pods():
+    from kubesim.controllers.manager import ControllerManager
+    svc = {"metadata": {"name": "web", "namespace": "default", "uid": "svc-uid"},
+           "spec": {"selector": {"app": "web"}, "clusterIP": "10.96.0.20",
+                    "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}
+    headless_manual = {"metadata": {"name": "manual", "namespace": "default", "uid": "m"},
+                       "spec": {"ports": [{"port": 80}]}}  # no selector: no slice
+    pods = [web_pod("a", "10.244.1.2"), web_pod("b", "10.244.2.2", ready=False), web_pod("c", None),
+            web_pod("d", "10.244.1.9", terminating=True), web_pod("other", "10.244.1.3", app="db")]
+    client = FakeSliceClient([svc, headless_manual], pods)
+    cm = ControllerManager(client, controllers=["endpointslice"], leader_elect=False)
+    cm.sync_endpointslices()
+    [sl] = client.objs["/apis/discovery.k8s.io/v1/endpointslices"]
+    assert sl["metadata"]["name"].startswith("web-") and sl["metadata"]["labels"] == {
+        "kubernetes.io/service-name": "web", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}
+    assert sl["metadata"]["ownerReferences"][0]["uid"] == "svc-uid" and sl["addressType"] == "IPv4"
+    assert sl["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    assert [(e["addresses"], e["conditions"]["ready"], e["targetRef"]["name"]) for e in sl["endpoints"]] == [
+        (["10.244.1.2"], True, "a"), (["10.244.2.2"], False, "b")]
+    client.calls.clear()
+    cm.sync_endpointslices()
+    assert client.calls == []  # in sync
+    pods[1]["status"]["conditions"][0]["status"] = "True"
+    cm.sync_endpointslices()
+    assert client.calls == [("update", sl["metadata"]["name"])]
+    assert all(e["conditions"]["ready"] for e in client.objs["/apis/discovery.k8s.io/v1/endpointslices"][0]["endpoints"])
+    client.objs["/api/v1/services"].remove(svc)
+    cm.sync_endpointslices()
+    assert client.objs["/apis/discovery.k8s.io/v1/endpointslices"] == []

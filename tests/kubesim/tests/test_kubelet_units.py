@@ -13,7 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KUBESIM = os.path.dirname(HERE)
 sys.path.insert(0, KUBESIM)
 
-from kubesim.kubelet import cri, pods, staticpods  # noqa: E402
+from kubesim.kubelet import cri, flanneld, pods, staticpods  # noqa: E402
 
 KUBELET_CONFIG = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
 
@@ -217,6 +217,113 @@ def test_flanneld_network_matches(hostroot):
                    "FLANNEL_IPMASQ=true\n")
 
 
+def test_flanneld_mtu_follows_the_interface(hostroot):
+    pod = flannel_pod()
+    ok, _, env = pods.flanneld_check(ctx_for(pod), pod["spec"]["containers"][0], kube_node("10.244.1.0/24"),
+                                     iface_mtu=9000)
+    assert ok and "FLANNEL_MTU=8950\n" in env
+
+
+class FakeNet:
+    """Records the ip/bridge commands flanneld's vxlan backend runs; answers `ip -j` from a small host model."""
+
+    def __init__(self, monkeypatch, default_route=True):
+        self.calls = []
+        self.links = [{"ifname": "lo", "mtu": 65536}, {"ifname": "eth0", "mtu": 1500}]
+        self.addrs = [{"ifname": "eth0", "addr_info": [{"family": "inet", "local": "172.30.1.10", "prefixlen": 24}]}]
+        self.default_route = default_route
+        monkeypatch.setattr(flanneld, "_ip", self.ip)
+        monkeypatch.setattr(flanneld, "_ipj", self.ipj)
+        monkeypatch.setattr(flanneld, "_bridge", self.bridge)
+
+    def ip(self, *args, check=True):
+        self.calls.append(("ip", *args))
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    def bridge(self, *args):
+        self.calls.append(("bridge", *args))
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    def ipj(self, *args):
+        if args[:2] == ("link", "show") and len(args) == 2:
+            return self.links
+        if args[:3] == ("-4", "addr", "show") and len(args) == 3:
+            return self.addrs
+        if args[:3] == ("-4", "route", "show"):
+            return [{"dst": "default", "gateway": "172.30.1.1", "dev": "eth0"}] if self.default_route else []
+        if args[:3] == ("-d", "link", "show"):
+            return []
+        if args == ("link", "show", "flannel.1"):
+            return [{"ifname": "flannel.1", "address": "aa:bb:cc:00:00:01"}]
+        return []
+
+
+class FakeClient:
+    def __init__(self):
+        self.patches = []
+
+    def patch(self, path, body):
+        self.patches.append((path, body))
+
+
+def flannel_node(name, cidr, mac, ip):
+    return {"metadata": {"name": name, "annotations": {
+        "flannel.alpha.coreos.com/backend-type": "vxlan",
+        "flannel.alpha.coreos.com/backend-data": json.dumps({"VNI": 1, "VtepMAC": mac}),
+        "flannel.alpha.coreos.com/public-ip": ip}}, "spec": {"podCIDR": cidr}}
+
+
+def test_flanneld_vxlan_device_annotations_and_subnet_events(monkeypatch):
+    net = FakeNet(monkeypatch)
+    client = FakeClient()
+    f = flanneld.Flanneld(client, "node1", lambda m: None)
+    assert f.interface(["/opt/bin/flanneld", "--ip-masq", "--kube-subnet-mgr"]) == (True, "", 1500)
+    assert f.start({"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}, kube_node("10.244.1.0/24"), 1500) \
+        == (True, "")
+    assert ("ip", "link", "add", "flannel.1", "type", "vxlan", "id", "1", "local", "172.30.1.10", "dev", "eth0",
+            "dstport", "8472", "nolearning") in net.calls
+    assert ("ip", "link", "set", "flannel.1", "mtu", "1450") in net.calls
+    assert ("ip", "addr", "replace", "10.244.1.0/32", "dev", "flannel.1") in net.calls
+    assert client.patches == [("/api/v1/nodes/node1", {"metadata": {"annotations": {
+        "flannel.alpha.coreos.com/backend-type": "vxlan",
+        "flannel.alpha.coreos.com/backend-data": '{"VNI":1,"VtepMAC":"aa:bb:cc:00:00:01"}',
+        "flannel.alpha.coreos.com/kube-subnet-manager": "true",
+        "flannel.alpha.coreos.com/public-ip": "172.30.1.10"}}})]
+    net.calls.clear()
+    me = flannel_node("node1", "10.244.1.0/24", "aa:bb:cc:00:00:01", "172.30.1.10")
+    other = flannel_node("node2", "10.244.2.0/24", "aa:bb:cc:00:00:02", "172.30.1.11")
+    bare = {"metadata": {"name": "node3"}, "spec": {"podCIDR": "10.244.3.0/24"}}  # no flannel there yet
+    f.sync([me, other, bare])
+    assert net.calls == [
+        ("ip", "neigh", "replace", "10.244.2.0", "lladdr", "aa:bb:cc:00:00:02", "dev", "flannel.1", "nud", "permanent"),
+        ("bridge", "fdb", "replace", "aa:bb:cc:00:00:02", "dev", "flannel.1", "dst", "172.30.1.11", "self", "permanent"),
+        ("ip", "route", "replace", "10.244.2.0/24", "via", "10.244.2.0", "dev", "flannel.1", "onlink")]
+    net.calls.clear()
+    f.sync([me, other, bare])
+    assert net.calls == []  # in sync: nothing to do
+    f.sync([me])  # node2 went away
+    assert net.calls == [
+        ("ip", "route", "del", "10.244.2.0/24", "via", "10.244.2.0", "dev", "flannel.1", "onlink"),
+        ("ip", "neigh", "del", "10.244.2.0", "dev", "flannel.1"),
+        ("bridge", "fdb", "del", "aa:bb:cc:00:00:02", "dev", "flannel.1", "dst", "172.30.1.11", "self")]
+    net.calls.clear()
+    f.stop()
+    assert net.calls == [("ip", "link", "del", "flannel.1")] and not f.active
+
+
+def test_flanneld_interface_errors(monkeypatch):
+    FakeNet(monkeypatch, default_route=False)
+    f = flanneld.Flanneld(FakeClient(), "node1", lambda m: None)
+    ok, err, _ = f.interface(["/opt/bin/flanneld", "--kube-subnet-mgr"])
+    assert not ok and err == ("Failed to find any valid interface to use: failed to get default interface: "
+                              "Unable to find default route")
+    ok, err, _ = f.interface(["/opt/bin/flanneld", "--iface=eth9"])
+    assert not ok and err.startswith("Failed to find interface to use that matches the interfaces and/or regexes "
+                                     "provided: error looking up interface eth9")
+    assert f.interface(["/opt/bin/flanneld", "--iface", "172.30.1.10"]) == (True, "", 1500)
+    assert (f.iface, f.public_ip) == ("eth0", "172.30.1.10")
+
+
 def test_flanneld_network_mismatch_wording(hostroot):
     pod = flannel_pod()
     ok, err, _ = pods.flanneld_check(ctx_for(pod, {"Network": "10.10.0.0/16"}), pod["spec"]["containers"][0],
@@ -383,3 +490,42 @@ def test_node_ip_must_be_a_host_address(tmp_path, monkeypatch):
     assert make(own).node_addresses() == [{"type": "InternalIP", "address": own},
                                           {"type": "Hostname", "address": "n1"}]
     assert len(errors) == 1
+
+
+def test_kube_proxy_chain_names_and_rules_as_proxier():
+    from kubesim.kubelet import kubeproxy
+    # the names kube-proxy's own tests expect (pkg/proxy/iptables/proxier_test.go)
+    assert kubeproxy.port_proto_hash("ns1/svc1:p80", "tcp") == "XPGD46QRK7WJZT7O"
+    assert kubeproxy.sep_hash("ns1/svc1:p80", "tcp", "10.180.0.1:80") == "SXIVWICOYRO3J4NJ"
+    svc = {"metadata": {"name": "svc1", "namespace": "ns1"},
+           "spec": {"type": "NodePort", "clusterIP": "172.30.0.41",
+                    "ports": [{"name": "p80", "port": 80, "protocol": "TCP", "nodePort": 30080}]}}
+    unready = {"addresses": ["10.180.0.9"], "conditions": {"ready": False}}
+    sl = {"metadata": {"namespace": "ns1", "labels": {"kubernetes.io/service-name": "svc1"}}, "addressType": "IPv4",
+          "ports": [{"name": "p80", "port": 80, "protocol": "TCP"}],
+          "endpoints": [{"addresses": ["10.180.0.1"], "conditions": {"ready": True}},
+                        {"addresses": ["10.180.0.2"], "conditions": {"ready": True}}, unready]}
+    no_endpoints = {"metadata": {"name": "empty", "namespace": "ns1"},
+                    "spec": {"clusterIP": "172.30.0.42", "ports": [{"port": 80}]}}
+    chains, rules, svc_chains = kubeproxy.build_rules([svc, no_endpoints], [sl], "10.0.0.0/8")
+    sep1 = "KUBE-SEP-SXIVWICOYRO3J4NJ"
+    sep2 = "KUBE-SEP-" + kubeproxy.sep_hash("ns1/svc1:p80", "tcp", "10.180.0.2:80")
+    assert svc_chains == {"KUBE-SVC-XPGD46QRK7WJZT7O", "KUBE-EXT-XPGD46QRK7WJZT7O", sep1, sep2}
+    assert rules[4:] == [
+        '-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 --dport 80 '
+        '-j KUBE-SVC-XPGD46QRK7WJZT7O',
+        '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41/32 '
+        '--dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ',
+        '-A KUBE-NODEPORTS -m comment --comment "ns1/svc1:p80" -m tcp -p tcp --dport 30080 -j KUBE-EXT-XPGD46QRK7WJZT7O',
+        '-A KUBE-EXT-XPGD46QRK7WJZT7O -m comment --comment "masquerade traffic for ns1/svc1:p80 external destinations" '
+        '-j KUBE-MARK-MASQ',
+        '-A KUBE-EXT-XPGD46QRK7WJZT7O -j KUBE-SVC-XPGD46QRK7WJZT7O',
+        '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m statistic --mode random '
+        f'--probability 0.5000000000 -j {sep1}',
+        f'-A {sep1} -m comment --comment "ns1/svc1:p80" -s 10.180.0.1/32 -j KUBE-MARK-MASQ',
+        f'-A {sep1} -m comment --comment "ns1/svc1:p80" -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80',
+        f'-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.2:80" -j {sep2}',
+        f'-A {sep2} -m comment --comment "ns1/svc1:p80" -s 10.180.0.2/32 -j KUBE-MARK-MASQ',
+        f'-A {sep2} -m comment --comment "ns1/svc1:p80" -m tcp -p tcp -j DNAT --to-destination 10.180.0.2:80',
+        '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this '
+        'chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS']

@@ -31,6 +31,9 @@ DEPLOYMENTS = "/apis/apps/v1/deployments"
 REPLICASETS = "/apis/apps/v1/replicasets"
 SECRETS = "/api/v1/secrets"
 NODE_LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+SERVICES = "/api/v1/services"
+ENDPOINTSLICES = "/apis/discovery.k8s.io/v1/endpointslices"
+SLICE_MANAGER = "endpointslice-controller.k8s.io"
 
 # kube-controller-manager's controllers (cmd/kube-controller-manager/names, the descriptors of
 # app/*.go): canonical name -> (aliases, disabled by default). --controllers takes either form.
@@ -93,6 +96,7 @@ DISABLED_BY_DEFAULT = {name for name, (_, off) in DESCRIPTORS.items() if off}
 MODELLED = {
     "nodeipam", "nodelifecycle", "daemonset", "deployment", "replicaset", "garbagecollector", "podgc",
     "serviceaccount", "root-ca-cert-publisher", "bootstrapsigner", "tokencleaner", "csrapproving", "csrsigning",
+    "endpointslice",
 }
 
 
@@ -224,6 +228,8 @@ class ControllerManager:
             self._safe("deployment", self.sync_deployments)
         if "replicaset" in self.controllers:
             self._safe("replicaset", self.sync_replicasets)
+        if "endpointslice" in self.controllers:
+            self._safe("endpointslice", self.sync_endpointslices)
         if "tokencleaner" in self.controllers:
             self._safe("tokencleaner", bootstrap.clean_tokens, self.client)
         if "bootstrapsigner" in self.controllers:
@@ -594,6 +600,81 @@ class ControllerManager:
                     status[key] = None
             self.client.patch(resource_path("apps/v1", "replicasets", ns, rs["metadata"]["name"], "status"),
                               {"status": status})
+
+    # ------------------------------------------------------ endpointslice
+    def sync_endpointslices(self):
+        """The EndpointSlice controller for Services with a selector: one IPv4 slice per Service (the controller
+        splits at 100 endpoints; a lab never has that many), named <service>-<suffix>, owned by the Service, with
+        the pods that have an IP and are not terminating (ready = the pod's Ready condition), ports with the
+        targetPort resolved (a name through the pod's container ports). Slices of Services that are gone or lost
+        their selector are deleted (the garbage collector's job for owned slices upstream)."""
+        services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in self._items(SERVICES)}
+        slices = {}
+        for sl in self._items(ENDPOINTSLICES, label_selector=f"endpointslice.kubernetes.io/managed-by={SLICE_MANAGER}"):
+            key = (sl["metadata"]["namespace"], (sl["metadata"].get("labels") or {}).get("kubernetes.io/service-name"))
+            slices.setdefault(key, []).append(sl)
+        pods = self._items(PODS)
+        for key, svc in services.items():
+            selector = (svc.get("spec") or {}).get("selector")
+            if not selector or is_terminating(svc):
+                continue
+            want = self._slice_for(svc, [p for p in pods if p["metadata"]["namespace"] == key[0]
+                                         and logic.label_selector_matches({"matchLabels": selector},
+                                                                          p["metadata"].get("labels"))])
+            have = slices.pop(key, [])
+            if have:
+                cur = have[0]
+                if (cur.get("endpoints") or []) != want["endpoints"] or (cur.get("ports") or []) != want["ports"]:
+                    cur = dict(cur, endpoints=want["endpoints"], ports=want["ports"])
+                    self.client.update(resource_path("discovery.k8s.io/v1", "endpointslices", key[0],
+                                                     cur["metadata"]["name"]), cur)
+                for extra in have[1:]:
+                    self._delete_slice(extra)
+            else:
+                self.client.create(resource_path("discovery.k8s.io/v1", "endpointslices", key[0]), want)
+        for gone in slices.values():
+            for sl in gone:
+                self._delete_slice(sl)
+
+    def _delete_slice(self, sl):
+        try:
+            self.client.delete(resource_path("discovery.k8s.io/v1", "endpointslices", sl["metadata"]["namespace"],
+                                             sl["metadata"]["name"]))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+
+    @staticmethod
+    def _slice_for(svc, pods):
+        spec = svc.get("spec") or {}
+        endpoints, ports = [], []
+        live = [p for p in pods if (p.get("status") or {}).get("podIP") and not is_terminating(p)
+                and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        for sp in spec.get("ports") or []:
+            target = sp.get("targetPort", sp.get("port"))
+            if isinstance(target, str) and not target.isdigit():
+                number = next((cp.get("containerPort") for p in live for c in (p.get("spec") or {}).get("containers")
+                               or [] for cp in c.get("ports") or [] if cp.get("name") == target), None)
+            else:
+                number = int(target)
+            port = {"name": sp.get("name", ""), "port": number, "protocol": sp.get("protocol", "TCP")}
+            if number is not None:
+                ports.append(port)
+        for p in sorted(live, key=lambda p: p["status"]["podIP"]):
+            ready = pod_ready(p)
+            endpoints.append({"addresses": [p["status"]["podIP"]],
+                              "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                              "nodeName": (p.get("spec") or {}).get("nodeName"),
+                              "targetRef": {"kind": "Pod", "namespace": p["metadata"]["namespace"],
+                                            "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]}})
+        name = svc["metadata"]["name"]
+        return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": f"{name}-{logic.random_suffix()}", "generateName": f"{name}-",
+                             "namespace": svc["metadata"]["namespace"],
+                             "labels": {"kubernetes.io/service-name": name,
+                                        "endpointslice.kubernetes.io/managed-by": SLICE_MANAGER},
+                             "ownerReferences": [owner_ref(svc, "Service", "v1")]},
+                "addressType": "IPv4", "endpoints": endpoints, "ports": ports}
 
     # ------------------------------------------------------- garbage collector
     def collect_garbage(self):

@@ -10,7 +10,7 @@ import threading
 import time
 
 from ..apiclient import ApiError, Client, resource_path
-from . import bootstrap, cri, host, pods, runtime, staticpods
+from . import bootstrap, cri, flanneld, host, kubeproxy, pods, runtime, staticpods
 
 LEASE_NS = "kube-node-lease"
 
@@ -89,6 +89,11 @@ class Kubelet:
         self.pod_ips = {}       # pod uid -> ip
         self.static_pods = {}   # unit -> (pod, digest, error)
         self.network_ready = (False, "", "")
+        # flanneld's vxlan backend on the real host network (not when host paths are redirected for a test)
+        self.flanneld = flanneld.Flanneld(client, node_name, log) if flanneld.enabled() else None
+        # kube-proxy's iptables rules while its DaemonSet pod is here (same condition)
+        self.kube_proxy = kubeproxy.KubeProxy(client, node_name, log) if flanneld.enabled() else None
+        self.proxy_pods = {}    # pod uid -> kube-proxy's config.conf text
         # ordinary pods run through the runtime's CRI (issue 14)
         self.runtime = runtime.PodRuntime(runtime_endpoint, node_name,
                                           cgroup_driver or config.get("cgroupDriver") or "cgroupfs", log,
@@ -373,10 +378,43 @@ class Kubelet:
             except ApiError as exc:
                 self.log(f'"Failed to update pod status" pod="{pod["metadata"]["name"]}" err="{exc.message}"')
         self.runtime.collect(real)
-        for table in (self.crash, self.pod_ips, self.crash_err, self.init_done, self.cni_running):
+        for table in (self.crash, self.pod_ips, self.crash_err, self.init_done, self.cni_running, self.proxy_pods):
             for uid in list(table):
                 if uid not in live:
                     table.pop(uid, None)
+        self.sync_flanneld()
+        self.sync_kube_proxy()
+
+    def sync_kube_proxy(self):
+        if self.kube_proxy is None:
+            return
+        if not self.proxy_pods:
+            self.kube_proxy.stop()
+            return
+        self.kube_proxy.start(next(iter(self.proxy_pods.values())))
+        try:
+            services = (self.client.list("/api/v1/services") or {}).get("items") or []
+            slices = (self.client.list("/apis/discovery.k8s.io/v1/endpointslices") or {}).get("items") or []
+        except ApiError as exc:
+            self.log(f'"kube-proxy: failed to list services" err="{exc.message}"')
+            return
+        self.kube_proxy.sync(services, slices)
+
+    def sync_flanneld(self):
+        """flanneld's subnet events while its pod runs here; its device goes with the pod."""
+        if self.flanneld is None:
+            return
+        if not self.cni_running:
+            self.flanneld.stop()
+            return
+        if not self.flanneld.active:
+            return
+        try:
+            nodes = (self.client.list("/api/v1/nodes") or {}).get("items") or []
+        except ApiError as exc:
+            self.log(f'"flanneld: failed to list nodes" err="{exc.message}"')
+            return
+        self.flanneld.sync(nodes)
 
     def pod_ip(self, pod, node):
         if (pod.get("spec") or {}).get("hostNetwork"):
@@ -419,6 +457,14 @@ class Kubelet:
                                        sandbox_ready=r["sandbox_ready"], initialized=r["initialized"],
                                        ip=r["ip"] or None, qos=runtime.qos_class(spec))
         known = images and images <= pods.MODELLED_RUNNING
+        if known and self.kube_proxy is not None and "kube-proxy" in images:
+            c = next(c for c in containers if pods.image_name(c.get("image")) == "kube-proxy")
+            argv = list(c.get("command") or []) + list(c.get("args") or [])
+            path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "/var/lib/kube-proxy/config.conf")
+            try:
+                self.proxy_pods[uid] = ctx.read(c, path).decode()
+            except FileNotFoundError:
+                self.proxy_pods[uid] = ""
         needs_net = not spec.get("hostNetwork")
         if known and needs_net and not self.network_ready[1]:
             states = [(c, {"waiting": {"reason": "ContainerCreating"}}, False, 0) for c in containers]
@@ -476,7 +522,14 @@ class Kubelet:
             return self._crashloop(pod, spec, uid, init_states, node, restarts, err)
         for c in spec.get("containers") or []:
             if pods.image_name(c.get("image")) in pods.CNI_IMAGES:
-                ok, err, env = pods.flanneld_check(ctx, c, node)
+                mtu, conf = 1500, {}
+                if self.flanneld is not None:
+                    ok, err, mtu = self.flanneld.interface(list(c.get("command") or []) + list(c.get("args") or []))
+                if ok:
+                    ok, err, env = pods.flanneld_check(ctx, c, node, iface_mtu=mtu, conf_out=conf)
+                if ok and self.flanneld is not None \
+                        and ((conf.get("Backend") or {}).get("Type") or "vxlan").lower() == "vxlan":
+                    ok, err = self.flanneld.start(conf, node, mtu)
                 if ok:
                     pods.write_subnet_env(ctx, c, env)
                 break

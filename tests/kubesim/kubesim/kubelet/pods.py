@@ -6,8 +6,10 @@
   directories, or the image's content under <lib>/images/<image>/), then flanneld's start-up
   check is applied: the node's podCIDR must be assigned and contained in net-conf.json
   `Network` (flannel's kube subnet manager), else the container crash-loops with flanneld's
-  error. On success /run/flannel/subnet.env is written as flanneld writes it.
-- kube-proxy, coredns: reported Running (modelled; nothing serves traffic). Pods that are not
+  error. On success /run/flannel/subnet.env is written as flanneld writes it, and on a real node
+  (flanneld.py) flannel.1 and the other nodes' routes are made for real.
+- kube-proxy, coredns: reported Running (modelled: no container); while kube-proxy's pod is on a real node, the
+  kubelet writes kube-proxy's iptables rules (kubeproxy.py); CoreDNS serves nothing. Pods that are not
   on the host network need the runtime's NetworkReady (else they stay ContainerCreating).
 - anything else: runs through the container runtime (runtime.py).
 """
@@ -121,8 +123,9 @@ def run_init_container(ctx, container):
     return 0, ""
 
 
-def flanneld_check(ctx, container, node):
-    """flanneld --kube-subnet-mgr start-up. Returns (ok, error message, subnet.env text)."""
+def flanneld_check(ctx, container, node, iface_mtu=1500, conf_out=None):
+    """flanneld --kube-subnet-mgr start-up. Returns (ok, error message, subnet.env text); the parsed net-conf.json
+    goes into conf_out (a dict) when given. The MTU is the external interface's less the backend's overhead."""
     argv = list(container.get("command") or []) + list(container.get("args") or [])
     conf_path = "/etc/kube-flannel/net-conf.json"
     for i, a in enumerate(argv):
@@ -152,7 +155,9 @@ def flanneld_check(ctx, container, node):
         return False, (f'Error registering network: failed to acquire lease: subnet "{network}" specified '
                        f'in the flannel net config doesn\'t contain "{cidr}" PodCIDR of the "{node_name}" node'), None
     backend = ((conf.get("Backend") or {}).get("Type") or "vxlan").lower()
-    mtu = 1500 - (50 if backend == "vxlan" else 0)
+    mtu = iface_mtu - (50 if backend == "vxlan" else 0)
+    if conf_out is not None:
+        conf_out.update(conf)
     first = ipaddress.ip_address(int(pod_net.network_address) + 1)
     env = (f"FLANNEL_NETWORK={network}\nFLANNEL_SUBNET={first}/{pod_net.prefixlen}\n"
            f"FLANNEL_MTU={mtu}\nFLANNEL_IPMASQ=true\n")
