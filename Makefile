@@ -63,11 +63,12 @@ lb-test: venv
 # Lab tests that watch the whole machine (its sysctls, its Docker images) run alone first. The others each bring up
 # labs of their own (distinct names and subnets) and mostly wait on their hosts, so they run two files at a time
 # (three saturate the 2-core CI machine: a 3 + 1 HA converge then stalled past its 30-minute limit).
+# Longest file first, next file only when a worker is down to its last test: tests/lab/tests/conftest.py.
 LAB_ALONE := tests/lab/tests/test_lab.py tests/lab/tests/test_sysctl_fresh.py tests/lab/tests/test_molecule.py
 lab-test: venv
 	@echo "==> lab harness tests (alone)"; $(PYTEST) $(LAB_ALONE)
 	@echo "==> lab tests with labs of their own (2 files at a time)"; \
-		$(PYTEST) -n 2 --dist loadfile $(addprefix --ignore=,$(LAB_ALONE)) tests/lab/tests
+		$(PYTEST) -n 2 --dist loadfile --durations=25 --durations-min=60 $(addprefix --ignore=,$(LAB_ALONE)) tests/lab/tests
 
 # Scenarios `make test` runs (every scenario; tests/bin/molecule-all takes a selection too).
 MOLECULE_SCENARIOS ?= prereqs container_runtime check_mode default firewall debian13 ha upgrade

@@ -37,6 +37,7 @@ import os
 import socket
 import ssl
 import tempfile
+import threading
 import urllib.parse
 
 import yaml
@@ -95,6 +96,11 @@ def _b64(value):
     return base64.b64decode(value)
 
 
+# What a kept-alive connection that the other side closed meanwhile raises on its next request.
+_STALE = (http.client.RemoteDisconnected, http.client.CannotSendRequest, BrokenPipeError, ConnectionResetError,
+          ConnectionAbortedError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+
 class Client:
     def __init__(self, server, *, ca_file=None, ca_data=None, cert_file=None, cert_data=None,
                  key_file=None, key_data=None, token=None, insecure=False, timeout=30,
@@ -110,6 +116,9 @@ class Client:
         self.token = token
         self.timeout = timeout
         self.user_agent = user_agent or "kubesim/apiclient"
+        # One kept-alive connection per thread, as client-go keeps its connections: a TLS handshake (and an API
+        # server thread with its etcd connection) per request made the idle stand-in cluster busy.
+        self._local = threading.local()
         self.ssl_context = None
         if self.scheme == "https":
             self.ssl_context = self._make_context(ca_file, _as_bytes(ca_data), cert_file,
@@ -247,16 +256,31 @@ class Client:
             else:
                 payload = json.dumps(body).encode()
             content_type = content_type or "application/json"
-        conn = self._connect(timeout or self.timeout)
-        try:
-            conn.request(method, self._url(path, params), body=payload,
-                         headers=self._headers(content_type))
-            resp = conn.getresponse()
-            data = resp.read()
-        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
-            raise ApiError(0, "ConnectionError", f"{method} {self.server}{path}: {exc}") from exc
-        finally:
-            conn.close()
+        kept = timeout is None or timeout == self.timeout
+        for attempt in (0, 1):
+            conn = getattr(self._local, "conn", None) if kept else None
+            reused = conn is not None
+            if conn is None:
+                conn = self._connect(timeout or self.timeout)
+            try:
+                conn.request(method, self._url(path, params), body=payload,
+                             headers=self._headers(content_type))
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+                conn.close()
+                if kept:
+                    self._local.conn = None
+                if reused and attempt == 0 and isinstance(exc, _STALE):
+                    continue  # the server (or a load balancer) closed the idle connection: once more, fresh
+                raise ApiError(0, "ConnectionError", f"{method} {self.server}{path}: {exc}") from exc
+            if kept and not resp.will_close:
+                self._local.conn = conn
+            else:
+                conn.close()
+                if kept:
+                    self._local.conn = None
+            break
         if resp.status >= 400:
             raise self._error(resp.status, resp.reason, data)
         if raw:

@@ -1,5 +1,5 @@
 """kubesim.apiclient against a local TLS server (loopback): kubeconfig forms, client certificates,
-bearer tokens, Status errors, patch content types, chunked watch streams."""
+bearer tokens, Status errors, patch content types, chunked watch streams, kept-alive connections."""
 
 import base64
 import datetime
@@ -87,7 +87,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/api/v1/namespaces/default/pods/missing":
             return self._send(404, {"kind": "Status", "status": "Failure", "reason": "NotFound",
                                     "message": 'pods "missing" not found', "code": 404})
-        return self._send(200, {"who": who, "path": self.path})
+        answer = self._send(200, {"who": who, "path": self.path, "port": self.client_address[1]})
+        if self.path == "/drop":
+            self.close_connection = True  # closed without a "Connection: close", as an idle timeout does
+        return answer
 
     def do_PATCH(self):  # noqa: N802
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -188,6 +191,23 @@ def test_tls_verification_and_transport_errors(server, tmp_path):
     with pytest.raises(ApiError) as err:
         Client("https://127.0.0.1:1", insecure=True).get("/x")
     assert err.value.status == 0
+
+
+def test_one_kept_alive_connection_per_thread(server):
+    d, url = server
+    c = Client(url, ca_file=str(d / "ca.crt"), token="t")
+    ports = {c.get(f"/api/v1/nodes/n{i}")["port"] for i in range(3)}
+    assert len(ports) == 1, ports
+    other = []
+    worker = threading.Thread(target=lambda: other.append(c.get("/api/v1/nodes/n1")["port"]))
+    worker.start()
+    worker.join()
+    assert other and other[0] not in ports
+    # The server closes the connection after this answer: the next request notices and goes on a fresh one.
+    assert c.get("/drop")["port"] in ports
+    after = c.get("/api/v1/nodes/n1")["port"]
+    assert after not in ports | set(other)
+    assert c.get("/api/v1/nodes/n2")["port"] == after
 
 
 def test_resource_path():

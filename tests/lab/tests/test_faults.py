@@ -253,9 +253,8 @@ def test_join_token_gone_between_runs(cluster):
     earlier runs; a worker added then still joins: the run creates a new token."""
     cp, w1, w2, w3 = f"{NAME}-cp1", f"{NAME}-worker1", f"{NAME}-worker2", f"{NAME}-worker3"
     tokens = f"{KUBECTL} -n kube-system get secrets -o name | grep '^secret/bootstrap-token-' || true"
-    # The earlier runs normally leave none (join_token_cleanup); one made by another tool stands for a leftover.
-    if not dexec(cp, tokens).stdout.split():
-        dexec(cp, "kubeadm token create --ttl 1h --description 'made by another tool' > /dev/null")
+    # The earlier runs delete their own (join_cleanup.yml); one made by another tool stands for a leftover.
+    dexec(cp, "kubeadm token create --ttl 1h --description 'made by another tool' > /dev/null")
     assert dexec(cp, tokens).stdout.split(), "no token to delete"
     dexec(cp, f"for s in $({tokens}); do {KUBECTL} -n kube-system delete $s; done")
     assert dexec(cp, tokens).stdout.split() == []
