@@ -1,5 +1,5 @@
 # kubeforge.kubeadm — developer entry points.
-#   make lab        build a local lab (systemd containers + test stand-in cluster) and run site.yml on it
+#   make lab        build a local lab (systemd containers + test stand-in cluster), run site.yml, then smoke_test.yml
 #   make lab-down   remove everything `make lab` started
 #   make test       every test layer (lint, sanity, units, validate, stand-in, Molecule); prints its total time
 #   make bench      timings on the lab (docs/performance.md)

@@ -1,7 +1,7 @@
 """kubeforge lab: systemd containers on an internal Docker network, reached over SSH like real machines.
 
   tests/lab/lab up     [--name lab] [--control-planes 1] [--workers 2] [--loadbalancers 0]
-                       [--distro bookworm|trixie] [--subnet 172.30.10.0/24] [--no-repo] [--converge]
+                       [--distro bookworm|trixie] [--subnet 172.30.10.0/24] [--no-repo] [--converge [--no-smoke-test]]
   tests/lab/lab down   [--name lab]
   tests/lab/lab status [--name lab]
   tests/lab/lab inventory-path [NAME]
@@ -43,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--subnet", default=labcore.DEFAULT_SUBNET)
     up.add_argument("--no-repo", action="store_true", help="do not start the repository server at .2")
     up.add_argument("--converge", action="store_true",
-                    help="then run site.yml on the lab and print `kubectl get nodes -o wide` and the total time")
+                    help="then run site.yml and smoke_test.yml on the lab and print `kubectl get nodes -o wide` "
+                         "and the total time")
     up.add_argument("--playbook", default=str(labcore.ROOT / "site.yml"), help="playbook for --converge")
+    up.add_argument("--no-smoke-test", action="store_true",
+                    help="--converge without smoke_test.yml after site.yml (it asks nginx on every node's NodePort)")
 
     down = sub.add_parser("down", help="remove the lab and what the harness started for it")
     common(down)
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                               workers=a.workers, loadbalancers=a.loadbalancers, repo=not a.no_repo)
             lab.up()
             if a.converge:
-                return lab.converge(a.playbook)
+                return lab.converge(a.playbook, smoke_test=not a.no_smoke_test)
         elif a.cmd == "down":
             return labcore.Lab.existing(a.name).down()
         elif a.cmd == "status":

@@ -721,7 +721,7 @@ systemctl is-active --quiet ssh || systemctl start ssh
             + yaml.safe_dump(lab_pod_group_vars(), sort_keys=False))
 
     # -- converge (make lab)
-    def converge(self, playbook: str) -> int:
+    def converge(self, playbook: str, smoke_test: bool = True) -> int:
         inv = inventory_dir(self.name)
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                    PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}")
@@ -729,6 +729,15 @@ systemctl is-active --quiet ssh || systemctl start ssh
         t = time.monotonic()
         r = subprocess.run(["ansible-playbook", "-i", str(inv), playbook], cwd=ROOT, env=env, check=False)
         say(f"{Path(playbook).name} finished with exit code {r.returncode} in {time.monotonic() - t:.1f} s")
+        nodes = [cname for g, cname, _ip in self.hosts() if g in ("control_plane", "workers")]
+        if r.returncode == 0 and smoke_test and Path(playbook).name == "site.yml" and nodes:
+            # The procedure's last step, as an operator runs it: nginx over the NodePort, asked on every node (the
+            # role's default asks the workers; the lab has no firewall in the way on the control planes).
+            say(f"running smoke_test.yml, the NodePort asked on {', '.join(nodes)}")
+            t = time.monotonic()
+            r = subprocess.run(["ansible-playbook", "-i", str(inv), str(ROOT / "smoke_test.yml"),
+                                "-e", json.dumps({"smoke_test_http_targets": nodes})], cwd=ROOT, env=env, check=False)
+            say(f"smoke_test.yml finished with exit code {r.returncode} in {time.monotonic() - t:.1f} s")
         if r.returncode == 0:
             cps = [ip for g, _cname, ip in self.hosts() if g == "control_plane"]
             if cps:
