@@ -1,5 +1,5 @@
-"""Refusals of certificates.yml, etcd_backup.yml and etcd_restore.yml are bad inputs: the run fails in the play on
-localhost, the message names the variable (and the bad value), and no host is contacted.
+"""Refusals of certificates.yml, etcd_backup.yml, etcd_restore.yml and smoke_test.yml are bad inputs: the run fails
+in the play on localhost, the message names the variable (and the bad value), and no host is contacted.
 
 Inventories of unreachable hosts (127.0.0.1 port 1), as in test_validate.py: any contact would show as UNREACHABLE
 or as a task result for a node. The runs go in parallel through one module fixture.
@@ -58,6 +58,11 @@ CASES = {
                                                             "etcd_restore_snapshot": SNAPSHOT},
                                        inventory(control_plane=("cp1", "cp2", "cp3")),
                                        ["single-member etcd", "control_plane has 3 hosts", "cp1, cp2, cp3"]),
+    "smoke_test_target_not_a_node": ("smoke_test.yml", {"smoke_test_http_targets": ["w1", "nosuch"]}, inventory(),
+                                     ["smoke_test_http_targets: nosuch not a node of the inventory",
+                                      "allowed: hosts of the control_plane and workers groups"]),
+    "smoke_test_targets_empty": ("smoke_test.yml", {"smoke_test_http_targets": []}, inventory(),
+                                 ["smoke_test_http_targets: empty"]),
 }
 
 
