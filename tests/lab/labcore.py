@@ -404,6 +404,11 @@ class PackageCache:
         if pid:
             say("package cache: configuration changed; restarting apt-cacher-ng")
             stop_pid(pid, "apt-cacher-ng", "apt-cacher-ng")
+        if self._listening("127.0.0.1"):
+            # Not ours (no live pid in our pidfile): another checkout's cache, which that checkout may stop while
+            # our labs use it (a second clone's `make lab-down` cut off a running `make test` that way).
+            raise LabError(f"port {CACHE_PORT} is held by a process this checkout did not start (another checkout's "
+                           f"package cache?); stop it, or link .cache/apt-cacher-ng of every checkout to one directory")
         self.conf.write_text(text)
         exe = shutil.which("apt-cacher-ng") or "/usr/sbin/apt-cacher-ng"
         with open(ACNG_DIR / "log" / "daemon.out", "ab") as log:
