@@ -326,25 +326,45 @@ class PackageCache:
     SUITES = {"bookworm": ["bookworm", "bookworm-updates", "bookworm-security"],
               "trixie": ["trixie", "trixie-updates", "trixie-security"]}
 
-    def warm(self, distros: list[str]) -> None:
-        """Refresh the Debian index files (InRelease) through the cache, one at a time, before the hosts ask.
+    # Index files (InRelease, Release, Release.gpg) are cached as static files (SPfilePatternEx in render): never
+    # checked against the mirror while the cache serves them, so the hosts' parallel `apt-get update` cannot race.
+    # apt-cacher-ng 3.7 refreshes a volatile file by moving the old copy to "<name>.<epoch second>"; two refreshes
+    # of one file in the same second fail ("Failure to move file ... out of the way ... File exists") and the
+    # client's apt then waits for ever on the half-closed connection, whatever Acquire::http::Timeout says
+    # (measured: 8 parallel `apt-get update` through the cache, 1 to 5 of them hung; the mirror here sends no
+    # Last-Modified, so every request of a volatile file is a refresh). `warm` alone renews them, one process
+    # at a time, when older than INDEX_MAX_AGE.
+    INDEX_MAX_AGE = 6 * 3600
+    INDEX_PATTERN = r"(^|/)dists/[^/]+/(InRelease|Release|Release\.gpg)$"
 
-        apt-cacher-ng 3.7 mishandles several clients refreshing the same volatile file in the same second (its
-        temporary name is second-based: "Failure to move file ... out of the way"), and apt's http method then waits
-        forever on the half-closed connection (measured: 9 hosts, apt-get update hung for 8+ minutes despite
-        Acquire::http::Timeout). Refreshed here, the files stay fresh for FreshIndexMaxAge, so the hosts' parallel
-        `apt-get update` in the next minutes is answered from the cache without a refresh."""
+    def warm(self, distros: list[str]) -> None:
+        """Fetch the Debian index files (InRelease) through the cache before the hosts ask, renewing a copy older
+        than INDEX_MAX_AGE; one lab at a time (a lock), so two labs coming up together do not both renew."""
+        import fcntl
         import urllib.request
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{CACHE_PORT}"}))
-        for distro in distros:
-            for suite in self.SUITES.get(distro, []):
-                archive = "debian-security" if suite.endswith("-security") else "debian"
-                url = f"http://deb.debian.org/{archive}/dists/{suite}/InRelease"
-                try:
-                    with opener.open(url, timeout=60) as r:
-                        r.read()
-                except OSError as e:
-                    say(f"package cache: could not refresh {url} ({e}); the hosts will fetch it themselves")
+        with open(ACNG_DIR / "run" / "warm.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for distro in distros:
+                for suite in self.SUITES.get(distro, []):
+                    archive = "debian-security" if suite.endswith("-security") else "debian"
+                    cached = ACNG_DIR / "cache" / ("secdeb" if archive == "debian-security" else "debrep") / \
+                        "dists" / suite
+                    for name in ("InRelease", "Release", "Release.gpg"):
+                        f = cached / name
+                        try:
+                            stale = time.time() - f.stat().st_mtime > self.INDEX_MAX_AGE
+                        except OSError:
+                            continue
+                        if stale:
+                            for old in [f, cached / f"{name}.head", *cached.glob(f"{name}.[0-9]*")]:
+                                old.unlink(missing_ok=True)
+                    url = f"http://deb.debian.org/{archive}/dists/{suite}/InRelease"
+                    try:
+                        with opener.open(url, timeout=60) as r:
+                            r.read()
+                    except OSError as e:
+                        say(f"package cache: could not fetch {url} ({e}); the hosts will fetch it themselves")
 
     def render(self) -> str:
         main, sec = host_debian_mirrors()
@@ -362,9 +382,8 @@ class PackageCache:
             "ReportPage: acng-report.html",
             "ExThreshold: 30",
             "VerboseLog: 1",
-            # A lab run refreshes the same index files from many hosts at once: `warm` refreshes them first, and
-            # for 10 minutes after that the hosts are answered from the cache (see PackageCache.warm).
-            "FreshIndexMaxAge: 600",
+            # Index files are static for the cache (no refresh race, see INDEX_PATTERN); `warm` renews them.
+            f"SPfilePatternEx: {self.INDEX_PATTERN}",
             # Requests for the Debian archive (as written in the images' sources) are served from the host's mirror.
             f"Remap-debrep: deb.debian.org/debian ; {main}/",
             f"Remap-secdeb: deb.debian.org/debian-security ; {sec}/",

@@ -115,6 +115,32 @@ def test_apt_goes_through_the_cache_and_second_fetch_is_a_hit(lab):
         (labcore.REPO_WWW / "kf-lab-probe.txt").unlink()
 
 
+def test_parallel_apt_updates_take_the_index_files_from_the_cache(lab):
+    """Every host refreshes its package lists at the same moment: each finishes, and the index files (InRelease)
+    are served from the cache without a refresh against the mirror. apt-cacher-ng 3.7 refreshing one file for two
+    clients in the same second fails and leaves apt waiting for ever (a CI run hung 30 min on it); index files are
+    static for the cache and renewed only by PackageCache.warm."""
+    log, err = labcore.ACNG_DIR / "log" / "apt-cacher.log", labcore.ACNG_DIR / "log" / "apt-cacher.err"
+    seen = len(log.read_text().splitlines())
+    results: dict[str, int] = {}
+
+    def update(c: str) -> None:
+        r = dexec(c, f"cat > /etc/apt/apt.conf.d/01proxy <<'EOF'\n{_proxy_conf(lab)}EOF\n"
+                     "rm -rf /var/lib/apt/lists/* && apt-get update -qq", check=False, timeout=180)
+        results[c] = r.returncode
+
+    threads = [threading.Thread(target=update, args=(c,)) for _g, c, _ip in lab.hosts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {c: 0 for _g, c, _ip in lab.hosts}, results
+    index = [l.split("|") for l in log.read_text().splitlines()[seen:] if l.endswith("/InRelease")]
+    assert len([l for l in index if l[1] == "O"]) >= 3 * len(lab.hosts), index
+    assert [l for l in index if l[1] == "I"] == [], "an index file was refreshed against the mirror"
+    assert "out of the way" not in (err.read_text() if err.exists() else "")
+
+
 class _Hello(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.send_response(200)
